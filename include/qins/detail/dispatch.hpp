@@ -1,0 +1,34 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Chooses the kernel table for a call: once per whole-buffer call, never per element.
+// IWYU pragma: private
+#pragma once
+
+#include <type_traits>
+
+#include "../isa.hpp"
+#include "kernels/avx2.hpp"
+#include "kernels/avx512.hpp"
+#include "kernels/scalar.hpp"
+
+namespace qins::detail {
+
+/// Calls f with the `Kernels` table of the active path for element type T. The SIMD
+/// paths exist for float; double always runs the reference.
+template <class T, class F>
+decltype(auto) with_kernels(F&& f) {
+  if constexpr (std::is_same_v<T, float>) {
+    switch (active_isa()) {
+#if QINS_HAS_AVX512_KERNELS
+      case Isa::avx512: return f(avx512::Kernels{});
+#endif
+#if QINS_HAS_X86_KERNELS
+      case Isa::avx2: return f(avx2::Kernels{});
+#endif
+      default: break;
+    }
+  }
+  return f(scalar::Kernels<T>{});
+}
+
+}  // namespace qins::detail

@@ -1,0 +1,107 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The AVX2 + FMA kernels: the 256-bit wrapper `V`, then the shared kernel bodies.
+// IWYU pragma: private
+#pragma once
+
+#include "../../config.hpp"
+
+#if QINS_HAS_X86_KERNELS
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "../../code_traits.hpp"
+#include "scalar.hpp"
+
+#define QINS_DETAIL_TARGET "avx2,fma,f16c"
+#include "../target_begin.hpp"
+
+namespace qins::detail::avx2 {
+
+/// Eight float lanes. Constants are built inside functions, never at namespace scope,
+/// so nothing runs AVX instructions before the CPU check.
+struct V {
+  using F = __m256;
+  static constexpr std::size_t width = 8;
+
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static F set1(float v) { return _mm256_set1_ps(v); }
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm256_div_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F fnmadd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a b
+  static F min(F a, F b) { return _mm256_min_ps(a, b); }
+  static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static F sign_bit() { return _mm256_set1_ps(-0.0f); }
+  static F abs(F v) { return _mm256_andnot_ps(sign_bit(), v); }
+  static F less_than_zero(F v) { return _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ); }
+  static F select(F mask, F if_true, F if_false) { return _mm256_blendv_ps(if_false, if_true, mask); }
+  static F negate_if(F v, F mask) { return _mm256_xor_ps(v, _mm256_and_ps(mask, sign_bit())); }
+  static F copy_sign(F magnitude, F sign_source) {
+    return _mm256_or_ps(magnitude, _mm256_and_ps(sign_source, sign_bit()));
+  }
+  static F round_even(F v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static bool any_non_finite(F v) {
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    __m256i e = _mm256_and_si256(_mm256_castps_si256(v), exponent);
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi32(e, exponent)) != 0;
+  }
+
+  /// Eight codes widened to float.
+  template <class Code>
+  static F load_codes(const Code* p) {
+    if constexpr (sizeof(Code) == 1) {
+      __m128i c = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+      return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
+    } else {
+      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(c));
+    }
+  }
+  /// Stores eight integral floats already clamped to [0, M] as codes.
+  template <class Code>
+  static void store_codes(Code* p, F v) {
+    __m256i i = _mm256_cvtps_epi32(v);
+    __m128i u16 = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    if constexpr (sizeof(Code) == 1) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(u16, u16));
+    } else {
+      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), u16);
+    }
+  }
+
+  /// Sixteen double lanes of squared error: vector k of a 16-element block fills
+  /// lanes [8k, 8k + 8).
+  struct ErrorLanes {
+    __m256d lane[4];
+  };
+  static ErrorLanes zero_error_lanes() {
+    return {{_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()}};
+  }
+  static void add_squares(ErrorLanes& acc, std::size_t k, F e) {
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+    acc.lane[2 * k] = _mm256_fmadd_pd(lo, lo, acc.lane[2 * k]);
+    acc.lane[2 * k + 1] = _mm256_fmadd_pd(hi, hi, acc.lane[2 * k + 1]);
+  }
+  static void store_error_lanes(double* out, const ErrorLanes& acc) {
+    for (int j = 0; j < 4; ++j) _mm256_storeu_pd(out + 4 * j, acc.lane[j]);
+  }
+};
+
+#include "simd_body.inl"
+
+}  // namespace qins::detail::avx2
+
+#include "../target_end.hpp"
+
+#endif  // QINS_HAS_X86_KERNELS

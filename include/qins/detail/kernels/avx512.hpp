@@ -1,0 +1,110 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The AVX-512 kernels: the 512-bit wrapper `V`, then the shared kernel bodies.
+// IWYU pragma: private
+#pragma once
+
+#include "../../config.hpp"
+
+#if QINS_HAS_AVX512_KERNELS
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "../../code_traits.hpp"
+#include "scalar.hpp"
+
+#define QINS_DETAIL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
+#include "../target_begin.hpp"
+
+namespace qins::detail::avx512 {
+
+/// Sixteen float lanes; comparison results are kept as vectors (all-ones lanes) so the
+/// kernel bodies read the same as for AVX2.
+struct V {
+  using F = __m512;
+  static constexpr std::size_t width = 16;
+
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a b
+  static F min(F a, F b) { return _mm512_min_ps(a, b); }
+  static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static F sign_bit() { return _mm512_set1_ps(-0.0f); }
+  static F abs(F v) { return _mm512_andnot_ps(sign_bit(), v); }
+  static F less_than_zero(F v) {
+    __mmask16 m = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_castsi512_ps(_mm512_movm_epi32(m));
+  }
+  static F select(F mask, F if_true, F if_false) {
+    __mmask16 m = _mm512_movepi32_mask(_mm512_castps_si512(mask));
+    return _mm512_mask_blend_ps(m, if_false, if_true);
+  }
+  static F negate_if(F v, F mask) { return _mm512_xor_ps(v, _mm512_and_ps(mask, sign_bit())); }
+  static F copy_sign(F magnitude, F sign_source) {
+    return _mm512_or_ps(magnitude, _mm512_and_ps(sign_source, sign_bit()));
+  }
+  static F round_even(F v) {
+    return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static bool any_non_finite(F v) {
+    const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+    __m512i e = _mm512_and_si512(_mm512_castps_si512(v), exponent);
+    return _mm512_cmpeq_epi32_mask(e, exponent) != 0;
+  }
+
+  template <class Code>
+  static F load_codes(const Code* p) {
+    if constexpr (sizeof(Code) == 1) {
+      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c));
+    } else {
+      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c));
+    }
+  }
+  template <class Code>
+  static void store_codes(Code* p, F v) {
+    __m512i i = _mm512_cvtps_epi32(v);
+    if constexpr (sizeof(Code) == 1) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(i));
+    } else {
+      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(i));
+    }
+  }
+
+  /// Sixteen double lanes: the low and high halves of one 16-element vector.
+  struct ErrorLanes {
+    __m512d lane[2];
+  };
+  static ErrorLanes zero_error_lanes() { return {{_mm512_setzero_pd(), _mm512_setzero_pd()}}; }
+  static void add_squares(ErrorLanes& acc, std::size_t, F e) {
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
+    __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1));
+    acc.lane[0] = _mm512_fmadd_pd(lo, lo, acc.lane[0]);
+    acc.lane[1] = _mm512_fmadd_pd(hi, hi, acc.lane[1]);
+  }
+  static void store_error_lanes(double* out, const ErrorLanes& acc) {
+    _mm512_storeu_pd(out, acc.lane[0]);
+    _mm512_storeu_pd(out + 8, acc.lane[1]);
+  }
+};
+
+#include "simd_body.inl"
+
+}  // namespace qins::detail::avx512
+
+#include "../target_end.hpp"
+
+#endif  // QINS_HAS_AVX512_KERNELS

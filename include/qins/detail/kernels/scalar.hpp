@@ -1,0 +1,206 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The scalar reference kernels (`*_ref`): the specification every SIMD path reproduces.
+// IWYU pragma: private
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "../../code_traits.hpp"
+#include "../float_bits.hpp"
+
+namespace qins::detail::scalar {
+
+// Every operation below is written so that its result does not depend on the compiler's
+// floating-point contraction: the one multiply-add is an explicit fma (single rounding),
+// everything else is a lone IEEE operation. The SIMD paths use the same sequence, which
+// is why they agree bit for bit.
+
+/// z = s / (1 + alpha |x|), s = -1 for x < 0 else +1 (so -0.0 encodes like +0.0).
+template <class T>
+inline T encode_ref(T x, T alpha) noexcept {
+  T w = T(1) / std::fma(alpha, std::fabs(x), T(1));
+  return x < T(0) ? -w : w;
+}
+
+/// x = sign(z) (1 - |z|) / (alpha |z|).
+template <class T>
+inline T decode_ref(T z, T alpha) noexcept {
+  T a = std::fabs(z);
+  T m = (T(1) - a) / (alpha * a);
+  return std::signbit(z) ? -m : m;
+}
+
+/// Rounds an in-range value to the nearest integer, ties to even, and narrows it.
+/// Callers clamp first, so the conversion is always defined.
+template <class Code, class T>
+inline Code to_code(T clamped) noexcept {
+  return static_cast<Code>(std::nearbyint(clamped));
+}
+
+/// code = clamp(round((z + 1) M / 2), 0, M), ties to even, in the precision of T.
+template <class Code, class T>
+inline Code quantize_ref(T z) noexcept {
+  constexpr T m = T(CodeTraits<Code>::max_code);
+  T t = std::nearbyint((z + T(1)) * (m / T(2)));
+  t = t < T(0) ? T(0) : (t > m ? m : t);  // NaN never reaches here: inputs are validated
+  return static_cast<Code>(t);
+}
+
+/// z' = code * 2 / M - 1.
+template <class Code, class T>
+inline T dequantize_ref(Code code) noexcept {
+  constexpr T m = T(CodeTraits<Code>::max_code);
+  return (T(code) * T(2)) / m - T(1);
+}
+
+/// Fused encode + quantize of one weight. Identical to quantize_ref(encode_ref(x)),
+/// except that a weight whose z rounds onto the other sign's half of the code range
+/// (only when alpha |x| is beyond ~2^24 and z rounds to -0) is clamped back to its own
+/// half: saturation never flips a sign.
+template <class Code, class T>
+inline Code encode_quantize_ref(T x, T alpha) noexcept {
+  constexpr T m = T(CodeTraits<Code>::max_code);
+  constexpr T half = m / T(2);
+  const bool negative = x < T(0);
+  T w = T(1) / std::fma(alpha, std::fabs(x), T(1));
+  T z = negative ? -w : w;
+  T t = std::nearbyint((z + T(1)) * half);
+  const T lo = negative ? T(0) : half + T(0.5);
+  const T hi = negative ? half - T(0.5) : m;
+  t = t < lo ? lo : (t > hi ? hi : t);
+  return static_cast<Code>(t);
+}
+
+/// Closed-form dequantize + decode: with d = code - M/2 (never 0, M is odd),
+/// x' = (M/2 / d - sign(d)) / alpha = ((M/2 - |d|) / d) * (1/alpha).
+/// M/2 - |d| is an exact integer, so the bracket costs one correctly rounded division;
+/// the library stores 1/alpha and multiplies, within 1 ulp of dividing by alpha.
+template <class Code, class T>
+inline T decoded_times_alpha_ref(Code code) noexcept {
+  constexpr T half = T(CodeTraits<Code>::max_code) / T(2);
+  T d = T(code) - half;
+  return (half - std::fabs(d)) / d;
+}
+
+template <class Code, class T>
+inline T dequantize_decode_ref(Code code, T inv_alpha) noexcept {
+  return decoded_times_alpha_ref<Code, T>(code) * inv_alpha;
+}
+
+/// x - x' for one weight, with the product and the difference rounded once (fma), so
+/// that no compiler contraction can change it.
+template <class Code, class T>
+inline T reconstruction_error_ref(T x, T alpha, T inv_alpha) noexcept {
+  T u = decoded_times_alpha_ref<Code, T>(encode_quantize_ref<Code>(x, alpha));
+  return std::fma(-u, inv_alpha, x);
+}
+
+// ---- Whole-buffer reference loops (the scalar path of the dispatching API) ----
+
+template <class T>
+inline void encode_ref(const T* x, T* z, std::size_t n, T alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i) z[i] = encode_ref(x[i], alpha);
+}
+
+template <class T>
+inline void decode_ref(const T* z, T* x, std::size_t n, T alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i) x[i] = decode_ref(z[i], alpha);
+}
+
+template <class Code, class T>
+inline void quantize_ref(const T* z, Code* codes, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) codes[i] = quantize_ref<Code>(z[i]);
+}
+
+template <class Code, class T>
+inline void dequantize_ref(const Code* codes, T* z, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) z[i] = dequantize_ref<Code, T>(codes[i]);
+}
+
+template <class Code, class T>
+inline void encode_quantize_ref(const T* x, Code* codes, std::size_t n, T alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i) codes[i] = encode_quantize_ref<Code>(x[i], alpha);
+}
+
+template <class Code, class T>
+inline void dequantize_decode_ref(const Code* codes, T* x, std::size_t n, T inv_alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i) x[i] = dequantize_decode_ref<Code>(codes[i], inv_alpha);
+}
+
+/// Index of the first NaN or infinity, or n.
+template <class T>
+inline std::size_t find_non_finite_ref(const T* x, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!is_finite_bits(x[i])) return i;
+  return n;
+}
+
+/// Number of lanes of the squared-error sum. Element i always adds into lane i % 16 and
+/// the lanes are reduced in one fixed order, so every path returns the same double.
+inline constexpr std::size_t kErrorLanes = 16;
+
+inline double reduce_error_lanes(const double* lanes) noexcept {
+  double s8[8], s4[4];
+  for (int i = 0; i < 8; ++i) s8[i] = lanes[i] + lanes[i + 8];
+  for (int i = 0; i < 4; ++i) s4[i] = s8[i] + s8[i + 4];
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+/// Adds (x - x')^2 of elements [begin, n) into lanes, where x' is the reconstruction.
+template <class Code, class T>
+inline void add_squared_errors_ref(const T* x, std::size_t begin, std::size_t n, T alpha,
+                                   T inv_alpha, double* lanes) noexcept {
+  for (std::size_t i = begin; i < n; ++i) {
+    double e = static_cast<double>(reconstruction_error_ref<Code>(x[i], alpha, inv_alpha));
+    lanes[i % kErrorLanes] = std::fma(e, e, lanes[i % kErrorLanes]);
+  }
+}
+
+/// Sum over i of (x_i - dequantize_decode(encode_quantize(x_i)))^2, in double (each
+/// difference rounded once, see reconstruction_error_ref).
+template <class Code, class T>
+inline double quantization_squared_error_ref(const T* x, std::size_t n, T alpha,
+                                             T inv_alpha) noexcept {
+  double lanes[kErrorLanes] = {};
+  add_squared_errors_ref<Code>(x, 0, n, alpha, inv_alpha, lanes);
+  return reduce_error_lanes(lanes);
+}
+
+}  // namespace qins::detail::scalar
+
+namespace qins::detail::scalar {
+
+/// The reference loops under the entry-point names of the SIMD `Kernels` tables.
+template <class T>
+struct Kernels {
+  static void encode(const T* x, T* z, std::size_t n, T alpha) { encode_ref(x, z, n, alpha); }
+  static void decode(const T* z, T* x, std::size_t n, T alpha) { decode_ref(z, x, n, alpha); }
+  template <class Code>
+  static void quantize(const T* z, Code* codes, std::size_t n) {
+    quantize_ref<Code>(z, codes, n);
+  }
+  template <class Code>
+  static void dequantize(const Code* codes, T* z, std::size_t n) {
+    dequantize_ref<Code>(codes, z, n);
+  }
+  template <class Code>
+  static void encode_quantize(const T* x, Code* codes, std::size_t n, T alpha) {
+    encode_quantize_ref<Code>(x, codes, n, alpha);
+  }
+  template <class Code>
+  static void dequantize_decode(const Code* codes, T* x, std::size_t n, T inv_alpha) {
+    dequantize_decode_ref<Code>(codes, x, n, inv_alpha);
+  }
+  static std::size_t find_non_finite(const T* x, std::size_t n) {
+    return find_non_finite_ref(x, n);
+  }
+  template <class Code>
+  static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha) {
+    return quantization_squared_error_ref<Code>(x, n, alpha, inv_alpha);
+  }
+};
+
+}  // namespace qins::detail::scalar

@@ -1,0 +1,151 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Whole matrices: alpha granularity (fixed, per tensor, per row, per group) and the
+// row-major matrix <-> codes + alphas conversions.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "calibrate.hpp"
+#include "code_traits.hpp"
+#include "detail/dispatch.hpp"
+#include "detail/validate.hpp"
+#include "error.hpp"
+#include "quantize.hpp"
+
+namespace qins {
+
+/// How many alphas a matrix has and which weights share one.
+enum class AlphaGranularity : int {
+  fixed = 0,       ///< one alpha given by the caller, never calibrated (the prototype: 1.0)
+  per_tensor = 1,  ///< one alpha for the whole matrix
+  per_row = 2,     ///< one alpha per output row
+  per_group = 3,   ///< one alpha per group of group_size consecutive weights of a row
+};
+
+inline const char* to_string(AlphaGranularity g) noexcept {
+  switch (g) {
+    case AlphaGranularity::fixed: return "fixed";
+    case AlphaGranularity::per_tensor: return "per_tensor";
+    case AlphaGranularity::per_row: return "per_row";
+    case AlphaGranularity::per_group: return "per_group";
+  }
+  return "unknown";
+}
+
+/// Where the alphas of a row-major rows x cols matrix apply.
+struct AlphaLayout {
+  AlphaGranularity granularity = AlphaGranularity::per_row;
+  std::size_t group_size = 0;  ///< used by per_group only
+
+  /// Weights that share one alpha, within a row (cols for fixed, tensor and row).
+  std::size_t span(std::size_t cols) const noexcept {
+    return granularity == AlphaGranularity::per_group ? group_size : cols;
+  }
+  /// Number of alphas. Call validate() first.
+  std::size_t count(std::size_t rows, std::size_t cols) const noexcept {
+    switch (granularity) {
+      case AlphaGranularity::per_row: return rows;
+      case AlphaGranularity::per_group: return group_size ? rows * (cols / group_size) : 0;
+      default: return 1;
+    }
+  }
+  /// Index of the alpha of weight (row, col).
+  std::size_t index(std::size_t row, std::size_t col, std::size_t cols) const noexcept {
+    switch (granularity) {
+      case AlphaGranularity::per_row: return row;
+      case AlphaGranularity::per_group: return row * (cols / group_size) + col / group_size;
+      default: return 0;
+    }
+  }
+  /// @throws qins::Error for an unknown granularity, or a per_group size of 0 or one that
+  ///         does not divide cols.
+  void validate(std::size_t cols, const std::string& tensor = {}) const {
+    if (static_cast<int>(granularity) < 0 || static_cast<int>(granularity) > 3)
+      throw Error(ErrorKind::invalid_argument, "unknown alpha granularity", tensor);
+    if (granularity != AlphaGranularity::per_group) return;
+    if (group_size == 0)
+      throw Error(ErrorKind::invalid_argument, "group size must be > 0", tensor);
+    if (cols % group_size != 0)
+      throw Error(ErrorKind::invalid_argument,
+                  "group size " + std::to_string(group_size) + " does not divide the row length " +
+                      std::to_string(cols),
+                  tensor);
+  }
+};
+
+/// How to turn a float matrix into codes.
+struct QuantizeOptions {
+  AlphaGranularity granularity = AlphaGranularity::per_row;
+  std::size_t group_size = 32;  ///< weights per alpha for per_group
+  bool calibrate = true;        ///< pick each alpha by calibrate_alpha (not for fixed)
+  double alpha = 1.0;           ///< the alpha of fixed, and of every slot when not calibrating
+  std::string tensor_name;      ///< named in errors
+
+  AlphaLayout layout() const noexcept { return {granularity, group_size}; }
+};
+
+/// Quantizes a row-major rows x cols matrix w into codes (rows * cols, row-major) and
+/// alphas (layout().count(rows, cols) of them).
+/// @throws qins::Error for an invalid layout or alpha, or naming the row and column of
+///         the first NaN or infinite weight; codes and alphas are unspecified then.
+template <class Code, class T>
+void quantize_matrix(const T* w, std::size_t rows, std::size_t cols, const QuantizeOptions& options,
+                     Code* codes, T* alphas) {
+  detail::check_codec_types<Code, T>();
+  const AlphaLayout layout = options.layout();
+  layout.validate(cols, options.tensor_name);
+  const std::size_t n = rows * cols;
+  if (rows != 0 && n / rows != cols)
+    throw Error(ErrorKind::invalid_argument, "rows * cols overflows", options.tensor_name);
+  detail::check_pointers(w, codes, n);
+  detail::check_pointers(w, alphas, n);
+  const detail::Where where{&options.tensor_name};
+  const T given = static_cast<T>(options.alpha);
+  detail::check_alpha_for_codes<Code>(given, where);
+  std::size_t bad = detail::with_kernels<T>([&](auto k) { return k.find_non_finite(w, n); });
+  if (bad != n) {
+    const detail::Where at{&options.tensor_name, bad / cols, 0};
+    detail::throw_non_finite(w[bad], bad % cols, at);
+  }
+  if (n == 0) return;
+
+  const bool calibrate = options.calibrate && layout.granularity != AlphaGranularity::fixed;
+  const std::size_t span =
+      layout.granularity == AlphaGranularity::per_tensor || layout.granularity == AlphaGranularity::fixed
+          ? n
+          : layout.span(cols);
+  detail::with_kernels<T>([&](auto k) {
+    for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot) {
+      T alpha = calibrate ? detail::calibrate_alpha_unchecked<Code>(w + start, span, k) : given;
+      alphas[slot] = alpha;
+      k.template encode_quantize<Code>(w + start, codes + start, span, alpha);
+    }
+  });
+}
+
+/// Reconstructs the row-major float matrix from codes and alphas laid out as `layout`.
+/// @throws qins::Error for an invalid layout or any alpha that is not finite and > 0
+///         (or too small for the code type), naming its row.
+template <class Code, class T>
+void dequantize_matrix(const Code* codes, std::size_t rows, std::size_t cols, const AlphaLayout& layout,
+                       const T* alphas, T* w) {
+  detail::check_codec_types<Code, T>();
+  layout.validate(cols);
+  const std::size_t n = rows * cols;
+  if (rows != 0 && n / rows != cols) throw Error(ErrorKind::invalid_argument, "rows * cols overflows");
+  detail::check_pointers(codes, w, n);
+  detail::check_pointers(alphas, w, n);
+  if (n == 0) return;
+  const std::size_t count = layout.count(rows, cols);
+  const std::size_t span = count == 1 ? n : layout.span(cols);
+  for (std::size_t slot = 0; slot < count; ++slot)
+    detail::check_alpha_for_codes<Code>(alphas[slot], detail::Where{nullptr, slot * span / cols});
+  detail::with_kernels<T>([&](auto k) {
+    for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot)
+      k.template dequantize_decode<Code>(codes + start, w + start, span, T(1) / alphas[slot]);
+  });
+}
+
+}  // namespace qins
