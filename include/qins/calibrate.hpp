@@ -37,12 +37,11 @@ namespace detail {
 template <class T>
 inline double initial_scaled_alpha(const T* x, std::size_t n, double max_abs) {
   const double inv_max = 1.0 / max_abs;
-  double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+  double s1 = 0, s3 = 0, s4 = 0;  // S2 drops out of f'(b)
   for (std::size_t i = 0; i < n; ++i) {
     double y = std::fabs(static_cast<double>(x[i])) * inv_max;
     double y2 = y * y;
     s1 += y;
-    s2 += y2;
     s3 = std::fma(y2, y, s3);
     s4 = std::fma(y2, y2, s4);
   }

@@ -1,0 +1,499 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The llama2.c forward pass over a Checkpoint, with replaceable linear layers.
+//
+// Model holds the checkpoint and one LinearOp per (layer, projection); initially each is a
+// DenseLinear over the checkpoint's float32 weights, and any of them can be swapped for
+// another implementation (e.g. a quantized one) of the same shape. The token embedding, the
+// RMSNorm weights and the classifier always stay float32. Session runs the forward pass for
+// one sequence (KV cache and scratch buffers); generate_greedy() and teacher_forced_logits()
+// are the two evaluation loops built on it.
+//
+// Forward pass (the standard llama2.c one), for a token at position pos:
+//   x = token_embedding[token]
+//   per layer: xb = rmsnorm(x, rms_att_weight)           rmsnorm: w * x / sqrt(mean(x^2) + 1e-5)
+//              q = wq xb, k = wk xb, v = wv xb (k, v stored in the cache at pos)
+//              RoPE on q and k: for each even i within a head, the pair (i, i+1) is rotated
+//                by pos * 10000^(-i / head_size) (computed, not taken from the file)
+//              per query head h (key/value head h / (n_heads / n_kv_heads)): causal softmax
+//                of q.k_t / sqrt(head_size) over t = 0..pos, then the weighted sum of v_t
+//              x += wo (attention output)
+//              xb = rmsnorm(x, rms_ffn_weight); x += w2 (silu(w1 xb) * (w3 xb))
+//   logits = wcls rmsnorm(x, rms_final_weight)   (wcls == token_embedding when shared)
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qins/error.hpp"
+#include "qins/llama2/checkpoint.hpp"
+
+namespace qins::llama2 {
+
+/// A linear map y = W x, W of rows() x cols(). Implementations must make forward() safe to
+/// call concurrently from several threads (it is const), and must not require x and y to
+/// alias (they never do when called by Session).
+class LinearOp {
+ public:
+  virtual ~LinearOp() = default;
+  /// Output features (length of y).
+  virtual std::size_t rows() const = 0;
+  /// Input features (length of x).
+  virtual std::size_t cols() const = 0;
+  /// y[0..rows) = W x[0..cols).
+  virtual void forward(const float* x, float* y) const = 0;
+};
+
+namespace detail {
+
+/// y = W x for a row-major float32 W; 8 independent accumulators per row.
+inline void dense_matvec(const float* w, std::size_t rows, std::size_t cols, const float* x,
+                         float* y) noexcept {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* row = w + r * cols;
+    float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f, a4 = 0.f, a5 = 0.f, a6 = 0.f, a7 = 0.f;
+    std::size_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+      a0 += row[c + 0] * x[c + 0];
+      a1 += row[c + 1] * x[c + 1];
+      a2 += row[c + 2] * x[c + 2];
+      a3 += row[c + 3] * x[c + 3];
+      a4 += row[c + 4] * x[c + 4];
+      a5 += row[c + 5] * x[c + 5];
+      a6 += row[c + 6] * x[c + 6];
+      a7 += row[c + 7] * x[c + 7];
+    }
+    float acc = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    for (; c < cols; ++c) acc += row[c] * x[c];
+    y[r] = acc;
+  }
+}
+
+}  // namespace detail
+
+/// A LinearOp over a non-owning row-major float32 matrix. The matrix must outlive the op.
+class DenseLinear : public LinearOp {
+ public:
+  /// Throws qins::Error (invalid_argument) if weights is null or rows or cols is 0, and
+  /// (size_mismatch) if rows * cols overflows size_t.
+  DenseLinear(const float* weights, std::size_t rows, std::size_t cols)
+      : w_(weights), rows_(rows), cols_(cols) {
+    if (weights == nullptr) {
+      throw Error(ErrorKind::invalid_argument, "DenseLinear: null weight pointer");
+    }
+    if (rows == 0 || cols == 0) {
+      throw Error(ErrorKind::invalid_argument,
+                  "DenseLinear: empty matrix (" + std::to_string(rows) + " x " +
+                      std::to_string(cols) + ")");
+    }
+    if (rows > std::numeric_limits<std::size_t>::max() / cols) {
+      throw Error(ErrorKind::size_mismatch, "DenseLinear: rows * cols overflows size_t");
+    }
+  }
+  std::size_t rows() const override { return rows_; }
+  std::size_t cols() const override { return cols_; }
+  void forward(const float* x, float* y) const override {
+    detail::dense_matvec(w_, rows_, cols_, x, y);
+  }
+  /// The matrix this op reads.
+  const float* weights() const noexcept { return w_; }
+
+ private:
+  const float* w_;
+  std::size_t rows_;
+  std::size_t cols_;
+};
+
+/// The seven linear projections of a llama block.
+enum class LinearKind { wq, wk, wv, wo, w1, w2, w3 };
+
+/// All LinearKind values, in file order.
+inline constexpr std::array<LinearKind, 7> all_linear_kinds = {
+    LinearKind::wq, LinearKind::wk, LinearKind::wv, LinearKind::wo,
+    LinearKind::w1, LinearKind::w2, LinearKind::w3};
+
+/// "wq", "wk", "wv", "wo", "w1", "w2", "w3"; "unknown" for a value outside the enum.
+inline const char* to_string(LinearKind kind) noexcept {
+  switch (kind) {
+    case LinearKind::wq: return "wq";
+    case LinearKind::wk: return "wk";
+    case LinearKind::wv: return "wv";
+    case LinearKind::wo: return "wo";
+    case LinearKind::w1: return "w1";
+    case LinearKind::w2: return "w2";
+    case LinearKind::w3: return "w3";
+  }
+  return "unknown";
+}
+
+/// A checkpoint plus the table of linear ops used by the forward pass. Copying a Model is
+/// cheap (it shares the checkpoint and the ops). Not synchronised: do not call set_linear()
+/// while another thread uses the same Model.
+class Model {
+ public:
+  /// Every linear layer starts as a DenseLinear over the checkpoint's weights.
+  /// Throws qins::Error (invalid_argument) if checkpoint is null.
+  explicit Model(std::shared_ptr<const Checkpoint> checkpoint) : ckpt_(std::move(checkpoint)) {
+    if (!ckpt_) throw Error(ErrorKind::invalid_argument, "llama2::Model: null checkpoint");
+    const int layers = ckpt_->config().n_layers;
+    ops_.reserve(static_cast<std::size_t>(layers) * all_linear_kinds.size());
+    for (int l = 0; l < layers; ++l) {
+      for (LinearKind k : all_linear_kinds) {
+        const auto s = shape(l, k);
+        ops_.push_back(std::make_shared<DenseLinear>(dense_weights(l, k), s.first, s.second));
+      }
+    }
+  }
+
+  const Config& config() const noexcept { return ckpt_->config(); }
+  const Checkpoint& checkpoint() const noexcept { return *ckpt_; }
+  /// The shared checkpoint (never null).
+  const std::shared_ptr<const Checkpoint>& checkpoint_ptr() const noexcept { return ckpt_; }
+
+  /// (rows, cols) of a projection: wq, wo: dim x dim; wk, wv: kv_dim x dim;
+  /// w1, w3: hidden_dim x dim; w2: dim x hidden_dim.
+  /// Throws qins::Error (invalid_argument) for a layer out of range or an invalid kind.
+  std::pair<std::size_t, std::size_t> shape(int layer, LinearKind kind) const {
+    check_layer(layer);
+    const Config& c = config();
+    const std::size_t dim = static_cast<std::size_t>(c.dim);
+    const std::size_t kv = static_cast<std::size_t>(c.kv_dim());
+    const std::size_t hid = static_cast<std::size_t>(c.hidden_dim);
+    switch (kind) {
+      case LinearKind::wq:
+      case LinearKind::wo: return {dim, dim};
+      case LinearKind::wk:
+      case LinearKind::wv: return {kv, dim};
+      case LinearKind::w1:
+      case LinearKind::w3: return {hid, dim};
+      case LinearKind::w2: return {dim, hid};
+    }
+    throw bad_kind(kind);
+  }
+
+  /// The checkpoint's float32 weights of a projection (row-major, shape() of it), whatever
+  /// op is currently installed. Throws qins::Error (invalid_argument) as shape().
+  const float* dense_weights(int layer, LinearKind kind) const {
+    check_layer(layer);
+    const Checkpoint& ck = *ckpt_;
+    switch (kind) {
+      case LinearKind::wq: return ck.wq(layer);
+      case LinearKind::wk: return ck.wk(layer);
+      case LinearKind::wv: return ck.wv(layer);
+      case LinearKind::wo: return ck.wo(layer);
+      case LinearKind::w1: return ck.w1(layer);
+      case LinearKind::w2: return ck.w2(layer);
+      case LinearKind::w3: return ck.w3(layer);
+    }
+    throw bad_kind(kind);
+  }
+
+  /// The op currently used for a projection. Throws qins::Error (invalid_argument) as shape().
+  const LinearOp& linear(int layer, LinearKind kind) const { return *ops_[index(layer, kind)]; }
+
+  /// Replaces the op of one projection. Throws qins::Error: invalid_argument for a layer out
+  /// of range, an invalid kind or a null op; size_mismatch if op's rows() x cols() differs
+  /// from shape(layer, kind).
+  void set_linear(int layer, LinearKind kind, std::shared_ptr<const LinearOp> op) {
+    const std::size_t i = index(layer, kind);
+    const std::string name = "layers." + std::to_string(layer) + "." + to_string(kind);
+    if (!op) throw Error(ErrorKind::invalid_argument, "llama2::Model::set_linear: null op", name);
+    const auto s = shape(layer, kind);
+    if (op->rows() != s.first || op->cols() != s.second) {
+      throw Error(ErrorKind::size_mismatch,
+                  "llama2::Model::set_linear: op is " + std::to_string(op->rows()) + " x " +
+                      std::to_string(op->cols()) + ", the projection is " +
+                      std::to_string(s.first) + " x " + std::to_string(s.second),
+                  name);
+    }
+    ops_[i] = std::move(op);
+  }
+
+ private:
+  void check_layer(int layer) const {
+    if (layer < 0 || layer >= config().n_layers) {
+      throw Error(ErrorKind::invalid_argument,
+                  "llama2::Model: layer " + std::to_string(layer) + " is out of range [0, " +
+                      std::to_string(config().n_layers) + ")");
+    }
+  }
+  static Error bad_kind(LinearKind kind) {
+    return Error(ErrorKind::invalid_argument,
+                 "llama2::Model: invalid LinearKind value " +
+                     std::to_string(static_cast<int>(kind)));
+  }
+  std::size_t index(int layer, LinearKind kind) const {
+    check_layer(layer);
+    const int k = static_cast<int>(kind);
+    if (k < 0 || k >= static_cast<int>(all_linear_kinds.size())) throw bad_kind(kind);
+    return static_cast<std::size_t>(layer) * all_linear_kinds.size() +
+           static_cast<std::size_t>(k);
+  }
+
+  std::shared_ptr<const Checkpoint> ckpt_;
+  std::vector<std::shared_ptr<const LinearOp>> ops_;  // [layer][kind]
+};
+
+/// The state of one sequence: key/value cache and scratch buffers. Holds a copy of the
+/// model's layer table (sharing weights and ops), so it stays valid if the Model object goes
+/// away, and later set_linear() calls on that Model do not affect it. The cache grows with
+/// the highest position seen. One Session must not be used by two threads at once; distinct
+/// Sessions over the same model may run concurrently.
+class Session {
+ public:
+  explicit Session(const Model& model) : model_(model) {
+    const Config& c = model_.config();
+    dim_ = static_cast<std::size_t>(c.dim);
+    hidden_ = static_cast<std::size_t>(c.hidden_dim);
+    kv_dim_ = static_cast<std::size_t>(c.kv_dim());
+    head_size_ = static_cast<std::size_t>(c.head_size());
+    layers_ = static_cast<std::size_t>(c.n_layers);
+    n_heads_ = static_cast<std::size_t>(c.n_heads);
+    kv_mul_ = static_cast<std::size_t>(c.n_heads / c.n_kv_heads);
+    try {
+      x_.resize(dim_);
+      xb_.resize(dim_);
+      xb2_.resize(dim_);
+      q_.resize(dim_);
+      hb_.resize(hidden_);
+      hb2_.resize(hidden_);
+      rope_cos_.resize(head_size_ / 2);
+      rope_sin_.resize(head_size_ / 2);
+      logits_.resize(static_cast<std::size_t>(c.vocab_size));
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorKind::io_failure, "llama2::Session: out of memory for scratch buffers");
+    }
+  }
+
+  /// Runs the model on `token` at position `pos` and returns the vocab_size logits (valid
+  /// until the next call). Positions 0..pos-1 should have been fed before (the cache of a
+  /// position never fed is zero); feeding an earlier pos again overwrites from there.
+  /// Throws qins::Error (invalid_argument) if token is not in [0, vocab_size) or pos is not
+  /// in [0, seq_len); io_failure if the cache cannot grow (out of memory).
+  const std::vector<float>& forward(int token, int pos) {
+    const Config& c = model_.config();
+    if (token < 0 || token >= c.vocab_size) {
+      throw Error(ErrorKind::invalid_argument,
+                  "llama2::Session::forward: token " + std::to_string(token) +
+                      " is out of range [0, " + std::to_string(c.vocab_size) + ")");
+    }
+    if (pos < 0 || pos >= c.seq_len) {
+      throw Error(ErrorKind::invalid_argument,
+                  "llama2::Session::forward: position " + std::to_string(pos) +
+                      " is out of range [0, " + std::to_string(c.seq_len) + ")");
+    }
+    const std::size_t p = static_cast<std::size_t>(pos);
+    grow_cache(p + 1);
+
+    const Checkpoint& ck = model_.checkpoint();
+    const std::size_t dim = dim_;
+    const float* emb = ck.token_embedding() + static_cast<std::size_t>(token) * dim;
+    for (std::size_t i = 0; i < dim; ++i) x_[i] = emb[i];
+
+    // RoPE angles for this position, one per pair within a head.
+    for (std::size_t j = 0; j < head_size_ / 2; ++j) {
+      const double freq = std::pow(10000.0, -static_cast<double>(2 * j) /
+                                                static_cast<double>(head_size_));
+      const double angle = static_cast<double>(pos) * freq;
+      rope_cos_[j] = static_cast<float>(std::cos(angle));
+      rope_sin_[j] = static_cast<float>(std::sin(angle));
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_size_));
+    const std::size_t stride = layers_ * kv_dim_;  // cache floats per position
+
+    for (std::size_t l = 0; l < layers_; ++l) {
+      const int layer = static_cast<int>(l);
+      rmsnorm(xb_.data(), x_.data(), ck.rms_att_weight(layer), dim);
+
+      float* k = key_cache_.data() + p * stride + l * kv_dim_;
+      float* v = value_cache_.data() + p * stride + l * kv_dim_;
+      op(l, LinearKind::wq).forward(xb_.data(), q_.data());
+      op(l, LinearKind::wk).forward(xb_.data(), k);
+      op(l, LinearKind::wv).forward(xb_.data(), v);
+      rotate(q_.data(), n_heads_);
+      rotate(k, kv_dim_ / head_size_);
+
+      for (std::size_t h = 0; h < n_heads_; ++h) {
+        const float* qh = q_.data() + h * head_size_;
+        const std::size_t kv_off = l * kv_dim_ + (h / kv_mul_) * head_size_;
+        float max_score = -std::numeric_limits<float>::infinity();
+        for (std::size_t t = 0; t <= p; ++t) {
+          const float* kt = key_cache_.data() + t * stride + kv_off;
+          float s = 0.f;
+          for (std::size_t i = 0; i < head_size_; ++i) s += qh[i] * kt[i];
+          s *= scale;
+          att_[t] = s;
+          if (s > max_score) max_score = s;
+        }
+        float sum = 0.f;
+        for (std::size_t t = 0; t <= p; ++t) {
+          att_[t] = std::exp(att_[t] - max_score);
+          sum += att_[t];
+        }
+        float* out = xb_.data() + h * head_size_;
+        for (std::size_t i = 0; i < head_size_; ++i) out[i] = 0.f;
+        for (std::size_t t = 0; t <= p; ++t) {
+          const float a = att_[t] / sum;
+          const float* vt = value_cache_.data() + t * stride + kv_off;
+          for (std::size_t i = 0; i < head_size_; ++i) out[i] += a * vt[i];
+        }
+      }
+      op(l, LinearKind::wo).forward(xb_.data(), xb2_.data());
+      for (std::size_t i = 0; i < dim; ++i) x_[i] += xb2_[i];
+
+      rmsnorm(xb_.data(), x_.data(), ck.rms_ffn_weight(layer), dim);
+      op(l, LinearKind::w1).forward(xb_.data(), hb_.data());
+      op(l, LinearKind::w3).forward(xb_.data(), hb2_.data());
+      for (std::size_t i = 0; i < hidden_; ++i) {
+        const float g = hb_[i];
+        hb_[i] = g * (1.0f / (1.0f + std::exp(-g))) * hb2_[i];
+      }
+      op(l, LinearKind::w2).forward(hb_.data(), xb2_.data());
+      for (std::size_t i = 0; i < dim; ++i) x_[i] += xb2_[i];
+    }
+
+    rmsnorm(xb_.data(), x_.data(), ck.rms_final_weight(), dim);
+    detail::dense_matvec(ck.wcls(), logits_.size(), dim, xb_.data(), logits_.data());
+    return logits_;
+  }
+
+  /// The logits of the last forward() call (zeros before the first).
+  const std::vector<float>& logits() const noexcept { return logits_; }
+  /// The model this session runs (its own copy of the layer table).
+  const Model& model() const noexcept { return model_; }
+
+ private:
+  const LinearOp& op(std::size_t layer, LinearKind kind) const {
+    return model_.linear(static_cast<int>(layer), kind);
+  }
+
+  static void rmsnorm(float* out, const float* x, const float* w, std::size_t n) noexcept {
+    float ss = 0.f;
+    for (std::size_t i = 0; i < n; ++i) ss += x[i] * x[i];
+    ss = ss / static_cast<float>(n) + 1e-5f;
+    const float inv = 1.0f / std::sqrt(ss);
+    for (std::size_t i = 0; i < n; ++i) out[i] = w[i] * (inv * x[i]);
+  }
+
+  // Rotates pairs (2j, 2j+1) of each of `heads` consecutive heads by this position's angles.
+  void rotate(float* vec, std::size_t heads) const noexcept {
+    for (std::size_t h = 0; h < heads; ++h) {
+      float* v = vec + h * head_size_;
+      for (std::size_t j = 0; j < head_size_ / 2; ++j) {
+        const float a = v[2 * j], b = v[2 * j + 1];
+        v[2 * j] = a * rope_cos_[j] - b * rope_sin_[j];
+        v[2 * j + 1] = a * rope_sin_[j] + b * rope_cos_[j];
+      }
+    }
+  }
+
+  // Makes room for `positions` positions in the cache (layout [pos][layer][kv_dim]).
+  void grow_cache(std::size_t positions) {
+    if (att_.size() >= positions) return;
+    const std::size_t per_pos = layers_ * kv_dim_;
+    if (per_pos != 0 && positions > std::numeric_limits<std::size_t>::max() / per_pos) {
+      throw Error(ErrorKind::io_failure, "llama2::Session: KV cache size overflows size_t");
+    }
+    try {
+      key_cache_.resize(positions * per_pos);
+      value_cache_.resize(positions * per_pos);
+      att_.resize(positions);
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorKind::io_failure, "llama2::Session: out of memory for the KV cache (" +
+                                             std::to_string(positions) + " positions)");
+    } catch (const std::length_error&) {
+      throw Error(ErrorKind::io_failure, "llama2::Session: KV cache too large (" +
+                                             std::to_string(positions) + " positions)");
+    }
+  }
+
+  Model model_;
+  std::size_t dim_ = 0, hidden_ = 0, kv_dim_ = 0, head_size_ = 0, layers_ = 0, n_heads_ = 0,
+              kv_mul_ = 1;
+  std::vector<float> x_, xb_, xb2_, q_, hb_, hb2_, att_, logits_, rope_cos_, rope_sin_;
+  std::vector<float> key_cache_, value_cache_;
+};
+
+namespace detail {
+
+/// Index of the largest value; the lowest index wins ties (NaN never wins unless first).
+inline int argmax(const std::vector<float>& v) noexcept {
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (v[i] > v[best]) best = i;
+  }
+  return static_cast<int>(best);
+}
+
+inline void check_token(int token, const Config& c, const char* what) {
+  if (token < 0 || token >= c.vocab_size) {
+    throw Error(ErrorKind::invalid_argument, std::string(what) + " " + std::to_string(token) +
+                                                 " is out of range [0, " +
+                                                 std::to_string(c.vocab_size) + ")");
+  }
+}
+
+}  // namespace detail
+
+/// Greedy decoding from `bos` at position 0: feeds each argmax (lowest index on ties) back
+/// in, and returns the n_tokens generated ids (not including bos).
+/// Throws qins::Error (invalid_argument) if n_tokens < 0, n_tokens > seq_len - 1 (bos and the
+/// generated tokens must fit in the context) or bos is not in [0, vocab_size).
+inline std::vector<int> generate_greedy(const Model& model, int n_tokens, int bos = 1) {
+  const Config& c = model.config();
+  if (n_tokens < 0 || n_tokens > c.seq_len - 1) {
+    throw Error(ErrorKind::invalid_argument,
+                "llama2::generate_greedy: n_tokens " + std::to_string(n_tokens) +
+                    " is out of range [0, seq_len - 1 = " + std::to_string(c.seq_len - 1) + "]");
+  }
+  detail::check_token(bos, c, "llama2::generate_greedy: bos token");
+  std::vector<int> out;
+  out.reserve(static_cast<std::size_t>(n_tokens));
+  Session session(model);
+  int token = bos;
+  for (int pos = 0; pos < n_tokens; ++pos) {
+    token = detail::argmax(session.forward(token, pos));
+    out.push_back(token);
+  }
+  return out;
+}
+
+/// Teacher forcing: feeds bos, tokens[0], ..., tokens[n-2] at positions 0..n-1 and returns
+/// the n logit vectors; element i is the distribution predicting tokens[i].
+/// Throws qins::Error (invalid_argument) if tokens.size() > seq_len, or bos or any token
+/// (including the last, which is only a target) is not in [0, vocab_size).
+inline std::vector<std::vector<float>> teacher_forced_logits(const Model& model,
+                                                             const std::vector<int>& tokens,
+                                                             int bos = 1) {
+  const Config& c = model.config();
+  if (tokens.size() > static_cast<std::size_t>(c.seq_len)) {
+    throw Error(ErrorKind::invalid_argument,
+                "llama2::teacher_forced_logits: " + std::to_string(tokens.size()) +
+                    " tokens exceed seq_len " + std::to_string(c.seq_len));
+  }
+  detail::check_token(bos, c, "llama2::teacher_forced_logits: bos token");
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    detail::check_token(tokens[i], c,
+                        ("llama2::teacher_forced_logits: tokens[" + std::to_string(i) + "]")
+                            .c_str());
+  }
+  std::vector<std::vector<float>> out;
+  out.reserve(tokens.size());
+  Session session(model);
+  int token = bos;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    out.push_back(session.forward(token, static_cast<int>(i)));
+    token = tokens[i];
+  }
+  return out;
+}
+
+}  // namespace qins::llama2
