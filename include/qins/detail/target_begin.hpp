@@ -20,4 +20,5 @@ QINS_DETAIL_TARGET_PUSH(QINS_DETAIL_TARGET)
 // GCC 12 warns falsely about _mm512_undefined_* inside its own intrinsics headers.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif

@@ -79,22 +79,24 @@ struct V {
     }
   }
 
-  /// Sixteen double lanes of squared error: vector k of a 16-element block fills
-  /// lanes [8k, 8k + 8).
-  struct ErrorLanes {
-    __m256d lane[4];
-  };
-  static ErrorLanes zero_error_lanes() {
-    return {{_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()}};
+  /// Four double lanes, for the sums that must not depend on the path (see
+  /// scalar::kSumLanes). widen() splits eight floats into two of them, in order.
+  using D = __m256d;
+  static constexpr std::size_t double_width = 4;
+  static D dzero() { return _mm256_setzero_pd(); }
+  static D dset1(double v) { return _mm256_set1_pd(v); }
+  static D dmul(D a, D b) { return _mm256_mul_pd(a, b); }
+  static D dfmadd(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
+  static void dstore(double* p, D v) { _mm256_storeu_pd(p, v); }
+  static void widen(F v, D* out) {
+    out[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    out[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
   }
-  static void add_squares(ErrorLanes& acc, std::size_t k, F e) {
-    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
-    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
-    acc.lane[2 * k] = _mm256_fmadd_pd(lo, lo, acc.lane[2 * k]);
-    acc.lane[2 * k + 1] = _mm256_fmadd_pd(hi, hi, acc.lane[2 * k + 1]);
-  }
-  static void store_error_lanes(double* out, const ErrorLanes& acc) {
-    for (int j = 0; j < 4; ++j) _mm256_storeu_pd(out + 4 * j, acc.lane[j]);
+  static float reduce_max(F v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
   }
 };
 

@@ -84,21 +84,20 @@ struct V {
     }
   }
 
-  /// Sixteen double lanes: the low and high halves of one 16-element vector.
-  struct ErrorLanes {
-    __m512d lane[2];
-  };
-  static ErrorLanes zero_error_lanes() { return {{_mm512_setzero_pd(), _mm512_setzero_pd()}}; }
-  static void add_squares(ErrorLanes& acc, std::size_t, F e) {
-    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
-    __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1));
-    acc.lane[0] = _mm512_fmadd_pd(lo, lo, acc.lane[0]);
-    acc.lane[1] = _mm512_fmadd_pd(hi, hi, acc.lane[1]);
+  /// Eight double lanes, for the sums that must not depend on the path (see
+  /// scalar::kSumLanes). widen() splits sixteen floats into two of them, in order.
+  using D = __m512d;
+  static constexpr std::size_t double_width = 8;
+  static D dzero() { return _mm512_setzero_pd(); }
+  static D dset1(double v) { return _mm512_set1_pd(v); }
+  static D dmul(D a, D b) { return _mm512_mul_pd(a, b); }
+  static D dfmadd(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
+  static void dstore(double* p, D v) { _mm512_storeu_pd(p, v); }
+  static void widen(F v, D* out) {
+    out[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    out[1] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
   }
-  static void store_error_lanes(double* out, const ErrorLanes& acc) {
-    _mm512_storeu_pd(out, acc.lane[0]);
-    _mm512_storeu_pd(out + 8, acc.lane[1]);
-  }
+  static float reduce_max(F v) { return _mm512_reduce_max_ps(v); }
 };
 
 #include "simd_body.inl"

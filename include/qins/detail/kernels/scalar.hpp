@@ -138,15 +138,53 @@ inline std::size_t find_non_finite_ref(const T* x, std::size_t n) noexcept {
   return n;
 }
 
-/// Number of lanes of the squared-error sum. Element i always adds into lane i % 16 and
-/// the lanes are reduced in one fixed order, so every path returns the same double.
-inline constexpr std::size_t kErrorLanes = 16;
+/// Lanes of the double sums used by calibration. Element i always adds into lane i % 16
+/// and the lanes are reduced in one fixed order, so every path returns the same double
+/// (and so every path picks the same alpha and writes the same codes).
+inline constexpr std::size_t kSumLanes = 16;
 
-inline double reduce_error_lanes(const double* lanes) noexcept {
+inline double reduce_lanes(const double* lanes) noexcept {
   double s8[8], s4[4];
   for (int i = 0; i < 8; ++i) s8[i] = lanes[i] + lanes[i + 8];
   for (int i = 0; i < 4; ++i) s4[i] = s8[i] + s8[i + 4];
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+/// max |x_i| (0 for n = 0). Order-independent, so exact on every path.
+template <class T>
+inline T max_abs_ref(const T* x, std::size_t n) noexcept {
+  T m = 0;
+  for (std::size_t i = 0; i < n; ++i) m = std::fabs(x[i]) > m ? std::fabs(x[i]) : m;
+  return m;
+}
+
+/// Per-lane sums of y, y^3 and y^4 with y = |x_i| * scale, elements [begin, n).
+struct MomentLanes {
+  double s1[kSumLanes] = {}, s3[kSumLanes] = {}, s4[kSumLanes] = {};
+};
+
+template <class T>
+inline void add_moments_ref(const T* x, std::size_t begin, std::size_t n, double scale,
+                            MomentLanes& m) noexcept {
+  for (std::size_t i = begin; i < n; ++i) {
+    const std::size_t l = i % kSumLanes;
+    const double magnitude = std::fabs(static_cast<double>(x[i]));
+    const double y = magnitude * scale;
+    const double y2 = y * y;
+    m.s1[l] = std::fma(magnitude, scale, m.s1[l]);  // explicit: no contraction can differ
+    m.s3[l] = std::fma(y2, y, m.s3[l]);
+    m.s4[l] = std::fma(y2, y2, m.s4[l]);
+  }
+}
+
+/// Sums of y, y^3, y^4 (y = |x_i| * scale), for calibration's initial guess.
+template <class T>
+inline void scaled_moments_ref(const T* x, std::size_t n, double scale, double* sums) noexcept {
+  MomentLanes m;
+  add_moments_ref(x, 0, n, scale, m);
+  sums[0] = reduce_lanes(m.s1);
+  sums[1] = reduce_lanes(m.s3);
+  sums[2] = reduce_lanes(m.s4);
 }
 
 /// Adds (x - x')^2 of elements [begin, n) into lanes, where x' is the reconstruction.
@@ -155,7 +193,7 @@ inline void add_squared_errors_ref(const T* x, std::size_t begin, std::size_t n,
                                    T inv_alpha, double* lanes) noexcept {
   for (std::size_t i = begin; i < n; ++i) {
     double e = static_cast<double>(reconstruction_error_ref<Code>(x[i], alpha, inv_alpha));
-    lanes[i % kErrorLanes] = std::fma(e, e, lanes[i % kErrorLanes]);
+    lanes[i % kSumLanes] = std::fma(e, e, lanes[i % kSumLanes]);
   }
 }
 
@@ -164,9 +202,66 @@ inline void add_squared_errors_ref(const T* x, std::size_t begin, std::size_t n,
 template <class Code, class T>
 inline double quantization_squared_error_ref(const T* x, std::size_t n, T alpha,
                                              T inv_alpha) noexcept {
-  double lanes[kErrorLanes] = {};
+  double lanes[kSumLanes] = {};
   add_squared_errors_ref<Code>(x, 0, n, alpha, inv_alpha, lanes);
-  return reduce_error_lanes(lanes);
+  return reduce_lanes(lanes);
+}
+
+}  // namespace qins::detail::scalar
+
+namespace qins::detail {
+
+/// A row-major matrix of codes with its decode scales (1/alpha): the scale of weight
+/// (r, c) is scales[r * scale_stride + c / span]. Per tensor: stride 0, span cols; per
+/// row: stride 1, span cols; per group of G: stride cols / G, span G.
+template <class Code>
+struct CodeMatrixView {
+  const Code* codes = nullptr;
+  std::size_t rows = 0, cols = 0;
+  const float* scales = nullptr;
+  std::size_t scale_stride = 0, span = 0;
+
+  const Code* row(std::size_t r) const noexcept { return codes + r * cols; }
+  float scale(std::size_t r, std::size_t segment) const noexcept {
+    return scales[r * scale_stride + segment];
+  }
+  /// The rows [begin, end) as a view of their own.
+  CodeMatrixView rows_from(std::size_t begin, std::size_t end) const noexcept {
+    CodeMatrixView v = *this;
+    v.codes = row(begin);
+    v.scales = scales + begin * scale_stride;
+    v.rows = end - begin;
+    return v;
+  }
+};
+
+}  // namespace qins::detail
+
+namespace qins::detail::scalar {
+
+/// y = W x with every weight decoded exactly (one division each), accumulated in float
+/// per segment and scaled once per segment.
+template <class Code>
+inline void gemv_ref(const CodeMatrixView<Code>& w, const float* x, float* y) noexcept {
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const Code* codes = w.row(r);
+    float total = 0;
+    for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
+      float acc = 0;
+      for (std::size_t j = s0; j < s0 + w.span; ++j)
+        acc = std::fma(x[j], decoded_times_alpha_ref<Code, float>(codes[j]), acc);
+      total = std::fma(acc, w.scale(r, g), total);
+    }
+    y[r] = total;
+  }
+}
+
+/// Y = W X for a batch: X holds `batch` inputs of w.cols floats, input b at X + b * ldx;
+/// output b goes to Y + b * ldy.
+template <class Code>
+inline void gemm_ref(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
+                     std::size_t batch, float* y, std::size_t ldy) noexcept {
+  for (std::size_t b = 0; b < batch; ++b) gemv_ref(w, x + b * ldx, y + b * ldy);
 }
 
 }  // namespace qins::detail::scalar
@@ -200,6 +295,19 @@ struct Kernels {
   template <class Code>
   static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha) {
     return quantization_squared_error_ref<Code>(x, n, alpha, inv_alpha);
+  }
+  static T max_abs(const T* x, std::size_t n) { return max_abs_ref(x, n); }
+  static void scaled_moments(const T* x, std::size_t n, double scale, double* sums) {
+    scaled_moments_ref(x, n, scale, sums);
+  }
+  template <class Code>
+  static void gemv(const CodeMatrixView<Code>& w, const float* x, float* y) {
+    gemv_ref(w, x, y);
+  }
+  template <class Code>
+  static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
+                   std::size_t batch, float* y, std::size_t ldy) {
+    gemm_ref(w, x, ldx, batch, y, ldy);
   }
 };
 

@@ -105,25 +105,67 @@ struct Kernels {
     return i + scalar::find_non_finite_ref(x + i, n - i);
   }
 
-  // Same lane assignment as scalar::quantization_squared_error_ref: element i adds into
-  // lane i % 16, blocks of 16 elements at a time, the tail by the reference.
+  // The double sums below use the lane assignment of the scalar reference: element i
+  // adds into lane i % 16, whole 16-element blocks here, the tail by the reference.
+  static constexpr std::size_t kDoublesPerBlock = scalar::kSumLanes / V::double_width;
+  static constexpr std::size_t kFloatsPerBlock = scalar::kSumLanes / V::width;
+  static_assert(scalar::kSumLanes % V::width == 0, "a block of 16 is whole vectors");
+
+  static void store_lanes(const typename V::D* acc, double* lanes) {
+    for (std::size_t q = 0; q < kDoublesPerBlock; ++q) V::dstore(lanes + q * V::double_width, acc[q]);
+  }
+
   template <class Code>
-  static double quantization_squared_error(const float* x, std::size_t n, float alpha, float inv_alpha) {
-    static_assert(scalar::kErrorLanes % V::width == 0, "a block of 16 is whole vectors");
-    constexpr std::size_t vectors = scalar::kErrorLanes / V::width;
+  static double quantization_squared_error(const float* x, std::size_t n, float alpha,
+                                           float inv_alpha) {
     const auto va = V::set1(alpha), vinv = V::set1(inv_alpha);
-    typename V::ErrorLanes acc = V::zero_error_lanes();
+    typename V::D acc[kDoublesPerBlock], e[kDoublesPerBlock];
+    for (auto& a : acc) a = V::dzero();
     std::size_t i = 0;
-    for (; i + scalar::kErrorLanes <= n; i += scalar::kErrorLanes) {
-      for (std::size_t k = 0; k < vectors; ++k) {
+    for (; i + scalar::kSumLanes <= n; i += scalar::kSumLanes) {
+      for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
         auto v = V::load(x + i + k * V::width);
         auto u = decoded_times_alpha_vector<Code>(encode_quantize_vector<Code>(v, va));
-        V::add_squares(acc, k, V::fnmadd(u, vinv, v));  // as reconstruction_error_ref
+        V::widen(V::fnmadd(u, vinv, v), e + k * (V::width / V::double_width));  // as reconstruction_error_ref
+      }
+      for (std::size_t q = 0; q < kDoublesPerBlock; ++q) acc[q] = V::dfmadd(e[q], e[q], acc[q]);
+    }
+    double lanes[scalar::kSumLanes];
+    store_lanes(acc, lanes);
+    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, lanes);
+    return scalar::reduce_lanes(lanes);
+  }
+
+  static float max_abs(const float* x, std::size_t n) {
+    auto m = V::set1(0.0f);
+    std::size_t i = 0;
+    for (; i + V::width <= n; i += V::width) m = V::max(m, V::abs(V::load(x + i)));
+    const float tail = scalar::max_abs_ref(x + i, n - i), body = V::reduce_max(m);
+    return tail > body ? tail : body;
+  }
+
+  static void scaled_moments(const float* x, std::size_t n, double scale, double* sums) {
+    typename V::D s1[kDoublesPerBlock], s3[kDoublesPerBlock], s4[kDoublesPerBlock], y[kDoublesPerBlock];
+    for (std::size_t q = 0; q < kDoublesPerBlock; ++q) s1[q] = s3[q] = s4[q] = V::dzero();
+    const auto vscale = V::dset1(scale);
+    std::size_t i = 0;
+    for (; i + scalar::kSumLanes <= n; i += scalar::kSumLanes) {
+      for (std::size_t k = 0; k < kFloatsPerBlock; ++k)
+        V::widen(V::abs(V::load(x + i + k * V::width)), y + k * (V::width / V::double_width));
+      for (std::size_t q = 0; q < kDoublesPerBlock; ++q) {
+        auto yq = V::dmul(y[q], vscale), y2 = V::dmul(yq, yq);
+        s1[q] = V::dfmadd(y[q], vscale, s1[q]);
+        s3[q] = V::dfmadd(y2, yq, s3[q]);
+        s4[q] = V::dfmadd(y2, y2, s4[q]);
       }
     }
-    double lanes[scalar::kErrorLanes];
-    V::store_error_lanes(lanes, acc);
-    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, lanes);
-    return scalar::reduce_error_lanes(lanes);
+    scalar::MomentLanes m;
+    store_lanes(s1, m.s1);
+    store_lanes(s3, m.s3);
+    store_lanes(s4, m.s4);
+    scalar::add_moments_ref(x, i, n, scale, m);
+    sums[0] = scalar::reduce_lanes(m.s1);
+    sums[1] = scalar::reduce_lanes(m.s3);
+    sums[2] = scalar::reduce_lanes(m.s4);
   }
 };
