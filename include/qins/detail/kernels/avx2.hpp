@@ -92,6 +92,18 @@ struct V {
     out[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     out[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
   }
+  /// About 12 correct bits.
+  static F rcp(F v) { return _mm256_rcp_ps(v); }
+  /// Lanes of `negative` where the sign bit of `selector` is set, else of `positive`.
+  static F select_by_sign(F selector, F negative, F positive) {
+    return _mm256_blendv_ps(positive, negative, selector);
+  }
+  static float reduce_add(F v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
   static float reduce_max(F v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));

@@ -98,6 +98,12 @@ struct V {
     out[1] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
   }
   static float reduce_max(F v) { return _mm512_reduce_max_ps(v); }
+  /// About 14 correct bits.
+  static F rcp(F v) { return _mm512_rcp14_ps(v); }
+  static F select_by_sign(F selector, F negative, F positive) {
+    return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(selector)), positive, negative);
+  }
+  static float reduce_add(F v) { return _mm512_reduce_add_ps(v); }
 };
 
 #include "simd_body.inl"

@@ -256,12 +256,21 @@ inline void gemv_ref(const CodeMatrixView<Code>& w, const float* x, float* y) no
   }
 }
 
-/// Y = W X for a batch: X holds `batch` inputs of w.cols floats, input b at X + b * ldx;
-/// output b goes to Y + b * ldy.
+/// Tile of W that the batched product decodes at once: 16 x 512 floats = 32 KiB.
+inline constexpr std::size_t kGemmTileRows = 16;
+inline constexpr std::size_t kGemmTileCols = 512;
+
+/// Y += W X for a batch: X holds `batch` inputs of w.cols floats, input b at X + b * ldx;
+/// output b is added into Y + b * ldy.
 template <class Code>
 inline void gemm_ref(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
                      std::size_t batch, float* y, std::size_t ldy) noexcept {
-  for (std::size_t b = 0; b < batch; ++b) gemv_ref(w, x + b * ldx, y + b * ldy);
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t r = 0; r < w.rows; ++r) {
+      float product;
+      gemv_ref(w.rows_from(r, r + 1), x + b * ldx, &product);
+      y[b * ldy + r] += product;
+    }
 }
 
 }  // namespace qins::detail::scalar
@@ -306,7 +315,7 @@ struct Kernels {
   }
   template <class Code>
   static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
-                   std::size_t batch, float* y, std::size_t ldy) {
+                   std::size_t batch, float* y, std::size_t ldy, float* /*tile*/) {
     gemm_ref(w, x, ldx, batch, y, ldy);
   }
 };

@@ -1,0 +1,234 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// QinsLinear: products against a float64 reference on many shapes, every code type,
+// granularity, path and thread count; exact memory; errors.
+#include <qins/linear.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cfloat>
+#include <limits>
+#include <vector>
+
+#include "support.hpp"
+
+using qins::AlphaGranularity;
+using qins::CodeType;
+using qins_test::Distribution;
+
+namespace {
+
+struct Shape {
+  std::size_t rows, cols, group;
+};
+
+// Inputs with both signs and a spread of magnitudes.
+std::vector<float> inputs(std::size_t n, std::uint32_t seed) {
+  return qins_test::random_weights<float>(n, Distribution::gaussian, 1.0, seed);
+}
+
+// |y - reference| allowed for one output: the decode error forward() documents (GEMV
+// only), plus float summation over cols terms (a recursive-sum bound, cols * eps), plus
+// the rounding of adding the bias.
+double allowed_error(const qins::QinsLinear& layer, const std::vector<float>& w, const float* x,
+                     std::size_t r, bool fast_decode, double bias) {
+  double decode = 0, magnitude = 0;
+  const std::size_t cols = layer.cols();
+  for (std::size_t c = 0; c < cols; ++c) {
+    const std::size_t slot = layer.layout().index(r, c, cols);
+    const double wx = std::fabs(double(w[r * cols + c]) * x[c]);
+    magnitude += wx;
+    decode += (std::fabs(double(w[r * cols + c])) + layer.scales()[slot]) * std::fabs(double(x[c]));
+  }
+  return (fast_decode ? qins::QinsLinear::kFastDecodeError * decode : 0.0) +
+         double(cols + 2) * FLT_EPSILON * magnitude + FLT_EPSILON * std::fabs(bias) + 1e-30;
+}
+
+}  // namespace
+
+TEST_CASE("forward and forward_batch equal a float64 product of the decoded weights",
+          "[linear]") {
+  const std::vector<Shape> shapes = {{1, 1, 1},   {1, 7, 7},    {3, 5, 5},    {7, 9, 3},
+                                     {17, 33, 11}, {64, 64, 32}, {33, 100, 20}, {130, 257, 257}};
+  const std::vector<std::size_t> batches = {1, 2, 3, 4, 5, 16, 67};
+  qins::ThreadPool two(2);
+  for (const Shape& shape : shapes) {
+    const auto w = qins_test::random_weights<float>(shape.rows * shape.cols, Distribution::student_t3,
+                                                    0.05, unsigned(shape.rows * 31 + shape.cols));
+    std::vector<float> bias(shape.rows);
+    for (std::size_t r = 0; r < shape.rows; ++r) bias[r] = 0.01f * float(r % 5) - 0.02f;
+    for (CodeType code : {CodeType::uint8, CodeType::uint16, CodeType::float32}) {
+      for (AlphaGranularity g : {AlphaGranularity::fixed, AlphaGranularity::per_tensor,
+                                 AlphaGranularity::per_row, AlphaGranularity::per_group}) {
+        qins::LinearOptions options;
+        options.code_type = code == CodeType::float32 ? CodeType::uint8 : code;
+        options.quantize = code != CodeType::float32;
+        options.granularity = g;
+        options.group_size = shape.group;
+        options.alpha = 20.0;
+        const qins::QinsLinear layer(w.data(), shape.rows, shape.cols, options, bias.data());
+        REQUIRE(layer.code_type() == code);
+        const auto decoded = layer.decode();
+        const std::vector<float> wd(decoded.data(), decoded.data() + decoded.size());
+        for (qins::Isa isa : qins::supported_isas()) {
+          qins::ScopedIsa scoped(isa);
+          for (std::size_t batch : batches) {
+            const auto x = inputs(shape.cols * batch, unsigned(batch));
+            std::vector<float> y1(shape.rows * batch), y2(shape.rows * batch);
+            layer.forward_batch(x.data(), batch, y1.data());
+            layer.forward_batch(x.data(), batch, y2.data(), &two);
+            INFO("shape " << shape.rows << "x" << shape.cols << " code " << qins::to_string(code)
+                          << " granularity " << qins::to_string(g) << " isa " << qins::to_string(isa)
+                          << " batch " << batch);
+            CHECK(y1 == y2);  // deterministic whatever the thread count
+            std::size_t violations = 0;
+            for (std::size_t b = 0; b < batch; ++b)
+              for (std::size_t r = 0; r < shape.rows; ++r) {
+                double ref = bias[r];
+                for (std::size_t c = 0; c < shape.cols; ++c)
+                  ref += double(wd[r * shape.cols + c]) * x[b * shape.cols + c];
+                const bool fast = batch == 1 && code != CodeType::float32;
+                violations += std::fabs(y1[b * shape.rows + r] - ref) >
+                              allowed_error(layer, wd, x.data() + b * shape.cols, r, fast, bias[r]);
+              }
+            CHECK(violations == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("Eigen entry points accept vectors, matrices and expressions", "[linear]") {
+  Eigen::MatrixXf w = Eigen::MatrixXf::Random(12, 20) * 0.1f;
+  Eigen::VectorXf bias = Eigen::VectorXf::LinSpaced(12, -1.0f, 1.0f);
+  const qins::QinsLinear layer(w, bias);
+  CHECK(layer.rows() == 12);
+  CHECK(layer.cols() == 20);
+  Eigen::VectorXf x = Eigen::VectorXf::Random(20);
+  Eigen::VectorXf y = layer.forward(x);
+  Eigen::VectorXf y_expr = layer.forward(2.0f * x - x);  // an expression, evaluated once
+  CHECK(y.isApprox(y_expr, 1e-6f));
+  Eigen::VectorXf reference = layer.decode() * x + bias;
+  CHECK(y.isApprox(reference, 1e-5f));
+  Eigen::MatrixXf batch = Eigen::MatrixXf::Random(20, 5);
+  Eigen::MatrixXf yb = layer.forward_batch(batch);
+  Eigen::MatrixXf reference_b = (layer.decode() * batch).colwise() + bias;
+  CHECK(yb.isApprox(reference_b, 1e-5f));
+  // A block of a larger matrix (outer stride) works too.
+  Eigen::MatrixXf big = Eigen::MatrixXf::Random(30, 5);
+  Eigen::MatrixXf yblock = layer.forward_batch(big.topRows(20));
+  CHECK(yblock.isApprox((layer.decode() * big.topRows(20)).colwise() + bias, 1e-5f));
+  CHECK_THROWS_AS(layer.forward(Eigen::VectorXf::Zero(19)), qins::Error);
+  CHECK_THROWS_AS(layer.forward_batch(Eigen::MatrixXf::Zero(21, 2)), qins::Error);
+}
+
+TEST_CASE("decode equals dequantize_matrix of the same weights", "[linear]") {
+  const std::size_t rows = 9, cols = 48;
+  const auto w = qins_test::random_weights<float>(rows * cols, Distribution::gaussian, 0.03, 4);
+  qins::LinearOptions options;
+  options.granularity = AlphaGranularity::per_group;
+  options.group_size = 16;
+  const qins::QinsLinear layer(w.data(), rows, cols, options);
+  qins::QuantizeOptions q;
+  q.granularity = AlphaGranularity::per_group;
+  q.group_size = 16;
+  std::vector<std::uint8_t> codes(rows * cols);
+  std::vector<float> alphas(q.layout().count(rows, cols)), back(rows * cols);
+  qins::quantize_matrix(w.data(), rows, cols, q, codes.data(), alphas.data());
+  qins::dequantize_matrix(codes.data(), rows, cols, q.layout(), alphas.data(), back.data());
+  CHECK(std::memcmp(layer.code_bytes(), codes.data(), codes.size()) == 0);
+  const auto decoded = layer.decode();
+  CHECK(std::vector<float>(decoded.data(), decoded.data() + decoded.size()) == back);
+  for (std::size_t i = 0; i < alphas.size(); ++i) CHECK(layer.scales()[i] == 1.0f / alphas[i]);
+}
+
+TEST_CASE("memory is exactly what the layer holds", "[linear][memory]") {
+  const std::size_t n = 4096;
+  std::vector<float> w(n * n);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.001f * float(int(i % 97) - 48);
+  qins::LinearOptions options;  // uint8, per row
+  options.calibrate = false;    // memory does not depend on the alphas' values
+  const qins::QinsLinear u8(w.data(), n, n, options);
+  CHECK(u8.memory().code_bytes == 16777216);
+  CHECK(u8.memory().scale_bytes == 4096 * sizeof(float));
+  CHECK(u8.memory().bias_bytes == 0);
+  CHECK(u8.memory_bytes() == 16777216 + 4096 * 4);
+  CHECK(reinterpret_cast<std::uintptr_t>(u8.code_bytes()) % 64 == 0);
+  options.code_type = CodeType::uint16;
+  std::vector<float> bias(n, 0.5f);
+  const qins::QinsLinear u16(w.data(), n, n, options, bias.data());
+  CHECK(u16.memory().code_bytes == 2 * 16777216);
+  CHECK(u16.memory_bytes() == 2 * 16777216 + 4096 * 4 + 4096 * 4);
+  options.code_type = CodeType::uint8;
+  options.granularity = AlphaGranularity::per_group;
+  options.group_size = 32;
+  const qins::QinsLinear g32(w.data(), 64, n, options);
+  CHECK(g32.memory_bytes() == 64 * n + 64 * (n / 32) * 4);
+  options.quantize = false;  // float z values: 4 bytes per weight, the same alphas
+  const qins::QinsLinear unquantized(w.data(), 64, n, options);
+  CHECK(unquantized.memory().code_bytes == 64 * n * 4);
+  CHECK(unquantized.scales() == g32.scales());
+}
+
+TEST_CASE("quantize = false keeps the codec's float precision", "[linear]") {
+  const std::size_t rows = 16, cols = 40;
+  const auto w = qins_test::random_weights<float>(rows * cols, Distribution::gaussian, 0.02, 8);
+  qins::LinearOptions options;
+  options.quantize = false;
+  const qins::QinsLinear layer(w.data(), rows, cols, options);
+  const auto d = layer.decode();
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) {
+      const double x = w[r * cols + c], scale = layer.scales()[r];
+      // The round-trip bound of test_codec: 2 eps (|x| + 1/alpha), plus one more rounding
+      // for applying 1/alpha as a product.
+      CHECK(std::fabs(d(Eigen::Index(r), Eigen::Index(c)) - x) <= 3 * FLT_EPSILON * (std::fabs(x) + scale));
+    }
+}
+
+TEST_CASE("QinsLinear rejects bad weights, shapes and options", "[linear][errors]") {
+  std::vector<float> w(6 * 8, 0.1f);
+  qins::LinearOptions options;
+  options.name = "blk.3.ffn_up";
+  w[5 * 8 + 6] = std::numeric_limits<float>::infinity();
+  try {
+    qins::QinsLinear layer(w.data(), 6, 8, options);
+    FAIL("no exception");
+  } catch (const qins::Error& e) {
+    CHECK(e.tensor() == "blk.3.ffn_up");
+    CHECK(e.row() == 5);
+    CHECK(e.col() == 6);
+  }
+  w[5 * 8 + 6] = 0.1f;
+  options.granularity = AlphaGranularity::per_group;
+  options.group_size = 3;
+  CHECK_THROWS_WITH(qins::QinsLinear(w.data(), 6, 8, options), Catch::Contains("does not divide"));
+  options.group_size = 4;
+  options.code_type = CodeType::float32;
+  CHECK_THROWS_AS(qins::QinsLinear(w.data(), 6, 8, options), qins::Error);
+  options.code_type = static_cast<CodeType>(7);
+  CHECK_THROWS_AS(qins::QinsLinear(w.data(), 6, 8, options), qins::Error);
+  options.code_type = CodeType::uint8;
+  std::vector<float> bias(6, 0.0f);
+  bias[2] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(qins::QinsLinear(w.data(), 6, 8, options, bias.data()), qins::Error);
+  CHECK_THROWS_AS(qins::QinsLinear(Eigen::MatrixXf::Zero(3, 4), Eigen::VectorXf::Zero(2)), qins::Error);
+  const qins::QinsLinear empty;
+  CHECK(empty.rows() == 0);
+  CHECK(empty.memory_bytes() == 0);
+  CHECK_THROWS_AS(empty.decode_row(0, w.data()), qins::Error);
+  CHECK_THROWS_AS(qins::ThreadPool(0), qins::Error);
+}
+
+TEST_CASE("zero-width and zero-height layers multiply to the bias", "[linear][edge]") {
+  std::vector<float> bias = {1.0f, -2.0f};
+  const qins::QinsLinear no_inputs(static_cast<const float*>(nullptr), 2, 0, {}, bias.data());
+  std::vector<float> y(2, 7.0f);
+  float dummy = 0;
+  no_inputs.forward(&dummy, y.data());
+  CHECK(y == bias);
+  const qins::QinsLinear no_outputs(static_cast<const float*>(nullptr), 0, 5);
+  std::vector<float> x(5, 1.0f);
+  CHECK_NOTHROW(no_outputs.forward(x.data(), y.data()));
+}
