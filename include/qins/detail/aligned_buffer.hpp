@@ -41,6 +41,11 @@ class SharedBytes {
     return b;
   }
 
+  /// A view of `size` bytes at `data` (inside this buffer) that shares its owner.
+  SharedBytes view_of(const std::byte* data, std::size_t size) const {
+    return view(owner_, data, size);
+  }
+
   const std::byte* data() const noexcept { return data_; }
   /// Writable only for owned allocations (views are never written through).
   std::byte* mutable_data() noexcept { return is_view_ ? nullptr : data_; }

@@ -1,0 +1,70 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Whole-file reads and read-only memory maps, owned through shared_ptr.
+// IWYU pragma: private
+#pragma once
+
+#include <cstddef>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "../error.hpp"
+#include "aligned_buffer.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define QINS_DETAIL_HAS_MMAP 1
+#else
+#define QINS_DETAIL_HAS_MMAP 0
+#endif
+
+namespace qins::detail {
+
+/// The whole file in a new 64-byte-aligned buffer.
+inline SharedBytes read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(ErrorKind::io_failure, "cannot open '" + path + "' for reading");
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error(ErrorKind::io_failure, "cannot determine the size of '" + path + "'");
+  SharedBytes bytes;
+  try {
+    bytes = SharedBytes::allocate(static_cast<std::size_t>(size));
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorKind::io_failure, "out of memory reading '" + path + "'");
+  }
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.mutable_data()), size))
+    throw Error(ErrorKind::io_failure, "cannot read '" + path + "'");
+  return bytes;
+}
+
+/// The file mapped read-only; the mapping lives as long as any view of it.
+inline SharedBytes map_whole_file(const std::string& path) {
+#if QINS_DETAIL_HAS_MMAP
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::io_failure, "cannot open '" + path + "' for reading");
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_size < 0) {
+    ::close(fd);
+    throw Error(ErrorKind::io_failure, "cannot determine the size of '" + path + "'");
+  }
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return SharedBytes::view(nullptr, nullptr, 0);
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) throw Error(ErrorKind::io_failure, "cannot memory-map '" + path + "'");
+  std::shared_ptr<const void> owner(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
+  return SharedBytes::view(std::move(owner), static_cast<const std::byte*>(p), size);
+#else
+  return read_whole_file(path);
+#endif
+}
+
+}  // namespace qins::detail

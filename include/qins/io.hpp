@@ -1,0 +1,371 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The .qins file: one or many named QinsLinear tensors, checksummed, loadable in place.
+//
+// Layout, version 1.0. All integers little-endian; every offset is from the start of the
+// file; every payload starts on a 64-byte boundary.
+//
+//   Header (64 bytes)
+//     0  char[4] magic "QINS"
+//     4  u16     major version (1: readers reject any other major version)
+//     6  u16     minor version (0: readers accept newer minors and ignore what they add)
+//     8  u32     tensor count
+//    12  u32     table entry size (>= 128; bytes past 128 belong to newer minors)
+//    16  u64     table offset (64)
+//    24  u64     header end: end of the table and the names, rounded up to 64
+//    32  u64     file size
+//    40  u64[2]  reserved (0)
+//    56  u64     XXH64 (seed 0) of bytes [0, 56) followed by bytes [64, header end)
+//   Table: one entry per tensor, `entry size` bytes each
+//     0  u64 name offset    8 u32 name length (1 .. 4096 bytes of UTF-8, unique)
+//    12  u8  code type (1 uint8, 2 uint16, 3 float32 z values)
+//    13  u8  alpha granularity (0 fixed, 1 per tensor, 2 per row, 3 per group)
+//    14  u8  has bias (0 or 1)   15 u8 reserved
+//    16  u64 rows   24 u64 cols   32 u64 group size (per group: > 0 and divides cols)
+//    40  u64 codes offset    48 u64 codes bytes  (rows * cols * bytes per code)
+//    56  u64 scales offset   64 u64 scale count  (float32 1/alpha per alpha slot)
+//    72  u64 bias offset     80 u64 bias count   (0, or rows float32 values)
+//    88  u64 XXH64 (seed 0) of the codes, then the scales, then the bias bytes
+//    96  reserved to 128
+//   Names: after the table, inside [table end, header end).
+//   Payloads: from header end to file size; each array 64-byte aligned, within the file,
+//   none overlapping another.
+//
+// Loading checks all of it, in 64-bit arithmetic that cannot overflow, before it
+// allocates anything sized by the file; a bad file throws qins::Error (kind bad_file)
+// naming the field and the tensor. A memory-mapped load uses the codes in place.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "detail/aligned_buffer.hpp"
+#include "detail/endian.hpp"
+#include "detail/mapped_file.hpp"
+#include "error.hpp"
+#include "linear.hpp"
+
+namespace qins {
+
+inline constexpr std::uint16_t kFileMajorVersion = 1;
+inline constexpr std::uint16_t kFileMinorVersion = 0;
+
+enum class LoadMode {
+  copy,        ///< read the file; each tensor owns its codes
+  memory_map,  ///< map the file read-only; tensors use the mapped codes in place
+};
+
+struct LoadOptions {
+  LoadMode mode = LoadMode::copy;
+  /// Verify the XXH64 checksums of the header and of every payload (reads every byte).
+  bool verify_checksums = true;
+};
+
+namespace detail {
+
+inline constexpr std::size_t kFileHeaderSize = 64;
+inline constexpr std::size_t kTableEntrySize = 128;
+inline constexpr std::size_t kMaxNameLength = 4096;
+inline constexpr std::size_t kFileAlignment = 64;
+
+inline std::uint64_t round_up_64(std::uint64_t v) { return (v + 63) & ~std::uint64_t(63); }
+
+[[noreturn]] inline void bad_file(const std::string& what, const std::string& tensor = {}) {
+  throw Error(ErrorKind::bad_file, what, tensor);
+}
+
+/// a + b and a * b, or a bad_file error naming `what` when they overflow 64 bits.
+inline std::uint64_t checked_add(std::uint64_t a, std::uint64_t b, const char* what, const std::string& t = {}) {
+  if (a > UINT64_MAX - b) bad_file(std::string(what) + " overflows", t);
+  return a + b;
+}
+inline std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* what, const std::string& t = {}) {
+  if (a != 0 && b > UINT64_MAX / a) bad_file(std::string(what) + " overflows", t);
+  return a * b;
+}
+
+inline std::uint64_t header_checksum(const std::byte* file, std::uint64_t header_end) {
+  XXH64_state_t state;
+  XXH64_reset(&state, 0);
+  XXH64_update(&state, file, 56);
+  XXH64_update(&state, file + kFileHeaderSize, static_cast<std::size_t>(header_end - kFileHeaderSize));
+  return XXH64_digest(&state);
+}
+
+struct PayloadRange {
+  std::uint64_t offset, size;
+  std::string what;
+};
+
+inline std::uint64_t payload_checksum(const std::byte* codes, std::size_t codes_size, const float* scales,
+                                      std::size_t scale_count, const float* bias, std::size_t bias_count) {
+  XXH64_state_t state;
+  XXH64_reset(&state, 0);
+  XXH64_update(&state, codes, codes_size);
+  XXH64_update(&state, scales, scale_count * sizeof(float));
+  XXH64_update(&state, bias, bias_count * sizeof(float));
+  return XXH64_digest(&state);
+}
+
+inline bool skip_checksums(const LoadOptions& options) {
+#if defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+  (void)options;
+  return true;  // let the fuzzer past the checksums to the structural checks
+#else
+  return !options.verify_checksums;
+#endif
+}
+
+/// Parses a whole file held in `file`. With `in_place`, codes are views of `file`.
+inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place, const LoadOptions& options) {
+  const std::byte* p = file.data();
+  const std::uint64_t size = file.size();
+  if (size < kFileHeaderSize)
+    bad_file("file of " + std::to_string(size) + " bytes is shorter than the 64-byte header");
+  if (std::memcmp(p, "QINS", 4) != 0) bad_file("bad magic: not a .qins file");
+  const auto major = load_le<std::uint16_t>(p + 4);
+  if (major != kFileMajorVersion)
+    bad_file("unsupported major version " + std::to_string(major) + " (this reader reads version " +
+             std::to_string(kFileMajorVersion) + ")");
+  const std::uint64_t count = load_le<std::uint32_t>(p + 8);
+  const std::uint64_t entry_size = load_le<std::uint32_t>(p + 12);
+  const std::uint64_t table_offset = load_le<std::uint64_t>(p + 16);
+  const std::uint64_t header_end = load_le<std::uint64_t>(p + 24);
+  const std::uint64_t stated_size = load_le<std::uint64_t>(p + 32);
+  if (stated_size != size)
+    bad_file("file size is " + std::to_string(size) + " bytes but the header says " + std::to_string(stated_size) +
+             " (truncated or extended)");
+  if (entry_size < kTableEntrySize || entry_size > 4096)
+    bad_file("table entry size " + std::to_string(entry_size) + " is outside [128, 4096]");
+  if (table_offset != kFileHeaderSize) bad_file("table offset " + std::to_string(table_offset) + " is not 64");
+  if (header_end % kFileAlignment != 0 || header_end < kFileHeaderSize || header_end > size)
+    bad_file("header end " + std::to_string(header_end) + " is not a 64-byte boundary inside the file");
+  const std::uint64_t table_end = checked_add(table_offset, checked_mul(count, entry_size, "table size"), "table end");
+  if (table_end > header_end)
+    bad_file("table of " + std::to_string(count) + " entries does not fit before the header end");
+  if (!skip_checksums(options) && header_checksum(p, header_end) != load_le<std::uint64_t>(p + 56))
+    bad_file("header checksum mismatch (the header or the tensor table is corrupt)");
+
+  // Pass 1: every entry, structurally, against the file size. Nothing is allocated
+  // from file-supplied sizes until all of it holds.
+  struct Entry {
+    std::string name;
+    CodeType code_type;
+    AlphaLayout layout;
+    std::uint64_t rows, cols, codes_offset, codes_size, scales_offset, scale_count, bias_offset, bias_count,
+        checksum;
+  };
+  std::vector<PayloadRange> ranges;
+  std::set<std::string> names;
+  std::vector<Entry> entries;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::byte* e = p + table_offset + i * entry_size;
+    Entry t;
+    const std::uint64_t name_offset = load_le<std::uint64_t>(e);
+    const std::uint64_t name_length = load_le<std::uint32_t>(e + 8);
+    const std::string index = "tensor #" + std::to_string(i);
+    if (name_length == 0 || name_length > kMaxNameLength)
+      bad_file(index + ": name length " + std::to_string(name_length) + " is outside [1, 4096]");
+    if (name_offset < table_end || name_offset > header_end || name_length > header_end - name_offset)
+      bad_file(index + ": name lies outside the name area");
+    t.name.assign(reinterpret_cast<const char*>(p + name_offset), static_cast<std::size_t>(name_length));
+    const std::string& name = t.name;
+    if (!names.insert(name).second) bad_file("duplicate tensor name", name);
+
+    t.code_type = static_cast<CodeType>(load_le<std::uint8_t>(e + 12));
+    const auto granularity_raw = load_le<std::uint8_t>(e + 13);
+    const auto has_bias = load_le<std::uint8_t>(e + 14);
+    t.rows = load_le<std::uint64_t>(e + 16);
+    t.cols = load_le<std::uint64_t>(e + 24);
+    const std::uint64_t group = load_le<std::uint64_t>(e + 32);
+    t.codes_offset = load_le<std::uint64_t>(e + 40);
+    t.codes_size = load_le<std::uint64_t>(e + 48);
+    t.scales_offset = load_le<std::uint64_t>(e + 56);
+    t.scale_count = load_le<std::uint64_t>(e + 64);
+    t.bias_offset = load_le<std::uint64_t>(e + 72);
+    t.bias_count = load_le<std::uint64_t>(e + 80);
+    t.checksum = load_le<std::uint64_t>(e + 88);
+
+    const std::size_t width = bytes_per_weight(t.code_type);
+    if (width == 0) bad_file("unknown code type " + std::to_string(int(t.code_type)), name);
+    if (granularity_raw > 3) bad_file("unknown alpha granularity " + std::to_string(granularity_raw), name);
+    if (has_bias > 1) bad_file("has-bias flag must be 0 or 1", name);
+    t.layout = AlphaLayout{static_cast<AlphaGranularity>(granularity_raw), static_cast<std::size_t>(group)};
+    if (t.layout.granularity == AlphaGranularity::per_group && (group == 0 || t.cols % group != 0))
+      bad_file("group size " + std::to_string(group) + " does not divide the row length " + std::to_string(t.cols),
+               name);
+    const std::uint64_t weights = checked_mul(t.rows, t.cols, "rows * cols", name);
+    if (t.codes_size != checked_mul(weights, width, "code bytes", name))
+      bad_file("code bytes " + std::to_string(t.codes_size) + " do not match the shape", name);
+    // rows * cols * width fits in 64 bits, so the alpha count below cannot overflow.
+    const std::uint64_t expected_scales =
+        weights == 0 ? 0 : t.layout.count(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
+    if (t.scale_count != expected_scales)
+      bad_file("scale count " + std::to_string(t.scale_count) + " does not match the layout (expected " +
+                   std::to_string(expected_scales) + ")",
+               name);
+    if (t.bias_count != (has_bias ? t.rows : 0)) bad_file("bias count does not match the row count", name);
+    const std::uint64_t scale_bytes = checked_mul(t.scale_count, 4, "scale bytes", name);
+    const std::uint64_t bias_bytes = checked_mul(t.bias_count, 4, "bias bytes", name);
+    for (const PayloadRange& r : {PayloadRange{t.codes_offset, t.codes_size, "codes"},
+                                  PayloadRange{t.scales_offset, scale_bytes, "scales"},
+                                  PayloadRange{t.bias_offset, bias_bytes, "bias"}}) {
+      if (r.size == 0) continue;
+      if (r.offset % kFileAlignment != 0) bad_file(r.what + " offset is not 64-byte aligned", name);
+      if (r.offset < header_end || checked_add(r.offset, r.size, "payload end", name) > size)
+        bad_file(r.what + " [" + std::to_string(r.offset) + ", +" + std::to_string(r.size) +
+                     ") lies outside the payload area of the file",
+                 name);
+      ranges.push_back({r.offset, r.size, name + " " + r.what});
+    }
+    entries.push_back(std::move(t));
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const PayloadRange& a, const PayloadRange& b) { return a.offset < b.offset; });
+  for (std::size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i - 1].offset + ranges[i - 1].size > ranges[i].offset)
+      bad_file(ranges[i - 1].what + " overlaps " + ranges[i].what);
+
+  // Pass 2: every size is now bounded by the file size, so allocating is safe.
+  std::vector<QinsLinear> tensors;
+  tensors.reserve(entries.size());
+  for (Entry& t : entries) {
+    std::vector<float> scales(static_cast<std::size_t>(t.scale_count)), bias(static_cast<std::size_t>(t.bias_count));
+    if (!scales.empty()) std::memcpy(scales.data(), p + t.scales_offset, scales.size() * sizeof(float));
+    if (!bias.empty()) std::memcpy(bias.data(), p + t.bias_offset, bias.size() * sizeof(float));
+    const auto codes_size = static_cast<std::size_t>(t.codes_size);
+    if (!skip_checksums(options) &&
+        payload_checksum(p + t.codes_offset, codes_size, scales.data(), scales.size(), bias.data(), bias.size()) !=
+            t.checksum)
+      bad_file("payload checksum mismatch (codes, scales or bias are corrupt)", t.name);
+    SharedBytes codes;
+    if (in_place) {
+      codes = file.view_of(p + t.codes_offset, codes_size);
+    } else {
+      codes = SharedBytes::allocate(codes_size);
+      if (codes_size) std::memcpy(codes.mutable_data(), p + t.codes_offset, codes_size);
+    }
+    tensors.push_back(QinsLinear::from_parts(std::move(t.name), static_cast<std::size_t>(t.rows),
+                                             static_cast<std::size_t>(t.cols), t.code_type, t.layout, std::move(codes),
+                                             std::move(scales), std::move(bias)));
+  }
+  return tensors;
+}
+
+}  // namespace detail
+
+/// The .qins bytes of `tensors` (layout at the top of this header). Names must be
+/// unique and 1 to 4096 bytes long. @throws qins::Error otherwise.
+inline std::vector<std::byte> serialize(const std::vector<QinsLinear>& tensors) {
+  using namespace detail;
+  std::set<std::string> names;
+  std::uint64_t names_size = 0;
+  for (const QinsLinear& t : tensors) {
+    if (t.name().empty() || t.name().size() > kMaxNameLength)
+      throw Error(ErrorKind::invalid_argument, "tensor names must be 1 to 4096 bytes long", t.name());
+    if (!names.insert(t.name()).second) throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name());
+    names_size += t.name().size();
+  }
+  const std::uint64_t table_end = kFileHeaderSize + tensors.size() * kTableEntrySize;
+  const std::uint64_t header_end = round_up_64(table_end + names_size);
+  struct Placement {
+    std::uint64_t codes, scales, bias;
+  };
+  std::vector<Placement> at(tensors.size());
+  std::uint64_t end = header_end;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto m = tensors[i].memory();
+    at[i].codes = end;
+    end = round_up_64(end + m.code_bytes);
+    at[i].scales = end;
+    end = round_up_64(end + m.scale_bytes);
+    at[i].bias = end;
+    end = round_up_64(end + m.bias_bytes);
+  }
+  std::vector<std::byte> out(static_cast<std::size_t>(end));
+  std::byte* p = out.data();
+  std::memcpy(p, "QINS", 4);
+  store_le<std::uint16_t>(p + 4, kFileMajorVersion);
+  store_le<std::uint16_t>(p + 6, kFileMinorVersion);
+  store_le<std::uint32_t>(p + 8, static_cast<std::uint32_t>(tensors.size()));
+  store_le<std::uint32_t>(p + 12, static_cast<std::uint32_t>(kTableEntrySize));
+  store_le<std::uint64_t>(p + 16, kFileHeaderSize);
+  store_le<std::uint64_t>(p + 24, header_end);
+  store_le<std::uint64_t>(p + 32, end);
+  std::uint64_t name_at = table_end;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const QinsLinear& t = tensors[i];
+    std::byte* e = p + kFileHeaderSize + i * kTableEntrySize;
+    const auto m = t.memory();
+    std::memcpy(p + name_at, t.name().data(), t.name().size());
+    store_le<std::uint64_t>(e, name_at);
+    store_le<std::uint32_t>(e + 8, static_cast<std::uint32_t>(t.name().size()));
+    name_at += t.name().size();
+    store_le<std::uint8_t>(e + 12, static_cast<std::uint8_t>(t.code_type()));
+    store_le<std::uint8_t>(e + 13, static_cast<std::uint8_t>(t.layout().granularity));
+    store_le<std::uint8_t>(e + 14, t.has_bias() ? 1 : 0);
+    store_le<std::uint64_t>(e + 16, t.rows());
+    store_le<std::uint64_t>(e + 24, t.cols());
+    store_le<std::uint64_t>(e + 32, t.layout().group_size);
+    store_le<std::uint64_t>(e + 40, at[i].codes);
+    store_le<std::uint64_t>(e + 48, m.code_bytes);
+    store_le<std::uint64_t>(e + 56, at[i].scales);
+    store_le<std::uint64_t>(e + 64, t.scales().size());
+    store_le<std::uint64_t>(e + 72, at[i].bias);
+    store_le<std::uint64_t>(e + 80, t.bias().size());
+    store_le<std::uint64_t>(e + 88, payload_checksum(t.code_bytes(), m.code_bytes, t.scales().data(), t.scales().size(),
+                                                     t.bias().data(), t.bias().size()));
+    if (m.code_bytes) std::memcpy(p + at[i].codes, t.code_bytes(), m.code_bytes);
+    if (m.scale_bytes) std::memcpy(p + at[i].scales, t.scales().data(), m.scale_bytes);
+    if (m.bias_bytes) std::memcpy(p + at[i].bias, t.bias().data(), m.bias_bytes);
+  }
+  store_le<std::uint64_t>(p + 56, header_checksum(p, header_end));
+  return out;
+}
+
+/// Writes `tensors` to `path` (through a temporary file renamed into place, so a failed
+/// write never leaves a truncated file under the final name).
+/// @throws qins::Error (io_failure, or invalid_argument for bad names).
+inline void save(const std::string& path, const std::vector<QinsLinear>& tensors) {
+  const std::vector<std::byte> bytes = serialize(tensors);
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorKind::io_failure, "cannot open '" + temporary + "' for writing");
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::remove(temporary.c_str());
+      throw Error(ErrorKind::io_failure, "cannot write '" + temporary + "'");
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw Error(ErrorKind::io_failure, "cannot rename '" + temporary + "' to '" + path + "'");
+  }
+}
+
+/// Parses .qins bytes held in memory (copying the payloads).
+/// @throws qins::Error (bad_file) on any inconsistency; never reads outside [data, data + size).
+inline std::vector<QinsLinear> parse(const void* data, std::size_t size, const LoadOptions& options = {}) {
+  detail::SharedBytes bytes = detail::SharedBytes::view(nullptr, static_cast<const std::byte*>(data), size);
+  return detail::parse_file(bytes, false, options);
+}
+
+/// Loads every tensor of a .qins file, in file order.
+/// @throws qins::Error: io_failure if the file cannot be read, bad_file if it is invalid.
+inline std::vector<QinsLinear> load(const std::string& path, const LoadOptions& options = {}) {
+  if (options.mode == LoadMode::memory_map) return detail::parse_file(detail::map_whole_file(path), true, options);
+  return detail::parse_file(detail::read_whole_file(path), false, options);
+}
+
+}  // namespace qins

@@ -1,0 +1,259 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The .qins file: bit-exact round trips, memory-mapped loads, the frozen format, and
+// rejection of damaged or hostile files.
+#include <qins/io.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <vector>
+
+#include "support.hpp"
+
+using qins::AlphaGranularity;
+using qins::CodeType;
+using Bytes = std::vector<std::byte>;
+
+namespace {
+
+// A small model: every code type and granularity, with and without bias, odd shapes.
+std::vector<qins::QinsLinear> sample_tensors() {
+  std::vector<qins::QinsLinear> out;
+  struct Spec {
+    const char* name;
+    std::size_t rows, cols;
+    CodeType code;
+    bool quantize;
+    AlphaGranularity g;
+    std::size_t group;
+    bool bias;
+  };
+  const Spec specs[] = {{"layers.0.wq", 8, 16, CodeType::uint8, true, AlphaGranularity::per_row, 0, false},
+                        {"layers.0.wk", 5, 12, CodeType::uint16, true, AlphaGranularity::per_group, 4, true},
+                        {"layers.0.wv", 3, 7, CodeType::uint8, true, AlphaGranularity::fixed, 0, true},
+                        {"layers.0.wo", 4, 9, CodeType::uint8, false, AlphaGranularity::per_tensor, 0, false},
+                        {"empty", 0, 5, CodeType::uint8, true, AlphaGranularity::per_row, 0, false}};
+  std::uint32_t seed = 1;
+  for (const Spec& s : specs) {
+    const auto w = qins_test::random_weights<float>(s.rows * s.cols, qins_test::Distribution::student_t3, 0.05, seed++);
+    std::vector<float> bias(s.rows);
+    for (std::size_t r = 0; r < s.rows; ++r) bias[r] = 0.125f * float(r) - 0.25f;
+    qins::LinearOptions o;
+    o.name = s.name;
+    o.code_type = s.code;
+    o.quantize = s.quantize;
+    o.granularity = s.g;
+    o.group_size = s.group;
+    out.emplace_back(w.data(), s.rows, s.cols, o, s.bias ? bias.data() : nullptr);
+  }
+  return out;
+}
+
+void require_same(const qins::QinsLinear& a, const qins::QinsLinear& b) {
+  REQUIRE(a.name() == b.name());
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  REQUIRE(a.code_type() == b.code_type());
+  REQUIRE(a.layout().granularity == b.layout().granularity);
+  REQUIRE(a.scales() == b.scales());
+  REQUIRE(a.bias() == b.bias());
+  REQUIRE(a.memory_bytes() == b.memory_bytes());
+  REQUIRE(std::memcmp(a.code_bytes(), b.code_bytes(), a.memory().code_bytes) == 0);
+}
+
+std::string temp_path(const char* name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/qins_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+Bytes read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Bytes out(chars.size());
+  std::memcpy(out.data(), chars.data(), chars.size());
+  return out;
+}
+
+template <class U>
+void put(Bytes& b, std::size_t at, U v) {
+  qins::detail::store_le<U>(b.data() + at, v);
+}
+template <class U>
+U get(const Bytes& b, std::size_t at) {
+  return qins::detail::load_le<U>(b.data() + at);
+}
+
+// After patching a header or table field, recompute the header checksum so the test
+// reaches the structural check behind it.
+void reseal(Bytes& b) { put<std::uint64_t>(b, 56, qins::detail::header_checksum(b.data(), get<std::uint64_t>(b, 24))); }
+
+void require_rejected(const Bytes& b, const std::string& message_part) {
+  try {
+    qins::parse(b.data(), b.size());
+    FAIL("accepted a bad file, expected: " << message_part);
+  } catch (const qins::Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == qins::ErrorKind::bad_file);
+    CHECK_THAT(e.what(), Catch::Contains(message_part));
+  }
+}
+
+constexpr std::size_t kEntry0 = 64;  // first table entry
+
+}  // namespace
+
+TEST_CASE("serialize then parse is bit-exact, and so is save then load", "[io]") {
+  const auto tensors = sample_tensors();
+  const Bytes bytes = qins::serialize(tensors);
+  const auto parsed = qins::parse(bytes.data(), bytes.size());
+  REQUIRE(parsed.size() == tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) require_same(tensors[i], parsed[i]);
+  CHECK(qins::serialize(parsed) == bytes);
+
+  const std::string path = temp_path("roundtrip.qins");
+  qins::save(path, tensors);
+  CHECK(read_file(path) == bytes);
+  const auto loaded = qins::load(path);
+  qins::LoadOptions mapped;
+  mapped.mode = qins::LoadMode::memory_map;
+  const auto in_place = qins::load(path, mapped);
+  std::remove(path.c_str());  // the mapping stays valid after unlinking
+  REQUIRE(in_place.size() == tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    require_same(tensors[i], loaded[i]);
+    require_same(tensors[i], in_place[i]);
+    CHECK(!loaded[i].is_mapped());
+    if (tensors[i].rows() != 0) {
+      CHECK(in_place[i].is_mapped());
+      CHECK(reinterpret_cast<std::uintptr_t>(in_place[i].code_bytes()) % 64 == 0);
+      // Products from the mapped codes equal those from the original.
+      std::vector<float> x(tensors[i].cols(), 0.5f), y1(tensors[i].rows()), y2(tensors[i].rows());
+      tensors[i].forward(x.data(), y1.data());
+      in_place[i].forward(x.data(), y2.data());
+      CHECK(y1 == y2);
+    }
+  }
+}
+
+TEST_CASE("the version 1.0 format is frozen by a golden file", "[io]") {
+  const std::string golden = std::string(QINS_TEST_DATA_DIR) + "/golden_v1.qins";
+  const Bytes bytes = qins::serialize(sample_tensors());
+  if (std::getenv("QINS_WRITE_GOLDEN")) {
+    std::ofstream(golden, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  const Bytes stored = read_file(golden);
+  REQUIRE(!stored.empty());
+  CHECK(stored == bytes);  // the writer still writes the frozen bytes
+  const auto tensors = qins::load(golden);
+  REQUIRE(tensors.size() == 5);
+  CHECK(tensors[1].name() == "layers.0.wk");
+  CHECK(tensors[1].code_type() == CodeType::uint16);
+  CHECK(tensors[1].layout().group_size == 4);
+  CHECK(tensors[3].code_type() == CodeType::float32);
+}
+
+TEST_CASE("truncated, extended and foreign files are rejected", "[io][errors]") {
+  const Bytes good = qins::serialize(sample_tensors());
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    Bytes cut(good.begin(), good.begin() + std::ptrdiff_t(n));
+    INFO("truncated to " << n << " bytes");
+    CHECK_THROWS_AS(qins::parse(cut.data(), cut.size()), qins::Error);
+  }
+  Bytes longer = good;
+  longer.push_back(std::byte{0});
+  require_rejected(longer, "truncated or extended");
+  Bytes magic = good;
+  magic[0] = std::byte{'G'};
+  require_rejected(magic, "bad magic");
+  Bytes future = good;
+  put<std::uint16_t>(future, 4, 2);
+  require_rejected(future, "unsupported major version 2");
+  Bytes newer_minor = good;  // a newer minor version still loads
+  put<std::uint16_t>(newer_minor, 6, 7);
+  reseal(newer_minor);
+  CHECK(qins::parse(newer_minor.data(), newer_minor.size()).size() == 5);
+  CHECK_THROWS_AS(qins::load(temp_path("does_not_exist.qins")), qins::Error);
+}
+
+TEST_CASE("corrupt checksums are caught", "[io][errors]") {
+  const Bytes good = qins::serialize(sample_tensors());
+  Bytes header = good;
+  header[kEntry0 + 16] ^= std::byte{0x01};  // rows of the first tensor, checksum not resealed
+  require_rejected(header, "header checksum mismatch");
+  Bytes payload = good;
+  const auto codes_offset = get<std::uint64_t>(good, kEntry0 + 40);
+  payload[codes_offset + 3] ^= std::byte{0x10};
+  require_rejected(payload, "payload checksum mismatch");
+  qins::LoadOptions unchecked;
+  unchecked.verify_checksums = false;
+  CHECK_NOTHROW(qins::parse(payload.data(), payload.size(), unchecked));
+}
+
+TEST_CASE("inconsistent tables are rejected before anything is allocated", "[io][errors]") {
+  const Bytes good = qins::serialize(sample_tensors());
+  auto patched = [&](std::size_t at, auto value) {
+    Bytes b = good;
+    put(b, at, value);
+    reseal(b);
+    return b;
+  };
+  const std::size_t second = kEntry0 + 128;
+  require_rejected(patched(kEntry0 + 12, std::uint8_t{9}), "unknown code type 9");
+  require_rejected(patched(kEntry0 + 13, std::uint8_t{4}), "unknown alpha granularity 4");
+  require_rejected(patched(second + 32, std::uint64_t{5}), "does not divide");
+  require_rejected(patched(second + 32, std::uint64_t{0}), "does not divide");
+  // Sizes whose products overflow 64 bits.
+  require_rejected(patched(kEntry0 + 16, std::uint64_t{1} << 62), "overflows");
+  require_rejected(patched(kEntry0 + 24, std::numeric_limits<std::uint64_t>::max()), "overflows");
+  // Huge but consistent-looking sizes cannot pass the file-size bounds.
+  {
+    Bytes b = good;
+    put<std::uint64_t>(b, kEntry0 + 16, std::uint64_t{1} << 20);  // rows
+    put<std::uint64_t>(b, kEntry0 + 48, std::uint64_t{16} << 20);  // code bytes
+    put<std::uint64_t>(b, kEntry0 + 64, std::uint64_t{1} << 20);  // scales
+    reseal(b);
+    require_rejected(b, "outside the payload area");
+  }
+  // Offsets outside the file, inside the header, misaligned, or overlapping.
+  require_rejected(patched(kEntry0 + 40, std::uint64_t(good.size())), "outside the payload area");
+  require_rejected(patched(kEntry0 + 40, std::uint64_t{0}), "outside the payload area");
+  require_rejected(patched(kEntry0 + 40, get<std::uint64_t>(good, kEntry0 + 40) + 1), "not 64-byte aligned");
+  require_rejected(patched(second + 40, get<std::uint64_t>(good, kEntry0 + 40)), "overlaps");
+  require_rejected(patched(kEntry0 + 40, std::numeric_limits<std::uint64_t>::max() - 63), "overflows");
+  // Counts that disagree with the shape.
+  require_rejected(patched(kEntry0 + 48, std::uint64_t{7}), "code bytes 7");
+  require_rejected(patched(kEntry0 + 64, std::uint64_t{3}), "scale count 3");
+  require_rejected(patched(kEntry0 + 80, std::uint64_t{8}), "bias count");
+  require_rejected(patched(kEntry0 + 14, std::uint8_t{2}), "has-bias flag");
+  // Names.
+  require_rejected(patched(kEntry0 + 8, std::uint32_t{0}), "name length 0");
+  require_rejected(patched(kEntry0 + 8, std::uint32_t{100000}), "name length");
+  require_rejected(patched(kEntry0, std::uint64_t{0}), "outside the name area");
+  require_rejected(patched(second, get<std::uint64_t>(good, kEntry0)), "duplicate tensor name");
+  // The header's own fields.
+  require_rejected(patched(8, std::uint32_t{0xFFFFFFFF}), "does not fit");
+  require_rejected(patched(12, std::uint32_t{16}), "entry size");
+  require_rejected(patched(16, std::uint64_t{128}), "table offset");
+  require_rejected(patched(24, std::uint64_t{65}), "header end");
+  // A stored scale that is not finite and > 0 (with the payload checksum updated).
+  {
+    Bytes b = good;
+    const auto scales = get<std::uint64_t>(good, kEntry0 + 56);
+    put<std::uint32_t>(b, scales, 0xFF800000u);  // -infinity
+    qins::LoadOptions unchecked;
+    unchecked.verify_checksums = false;
+    CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked), Catch::Contains("scale"));
+  }
+}
+
+TEST_CASE("serialize rejects names it could not store", "[io][errors]") {
+  auto tensors = sample_tensors();
+  tensors.push_back(tensors[0]);  // duplicate name
+  CHECK_THROWS_WITH(qins::serialize(tensors), Catch::Contains("duplicate tensor name"));
+  CHECK_THROWS_AS(qins::serialize({qins::QinsLinear()}), qins::Error);  // empty name
+  CHECK(qins::serialize({}).size() == 64);
+}
