@@ -240,7 +240,9 @@ struct CodeMatrixView {
 namespace qins::detail::scalar {
 
 /// y = W x with every weight decoded exactly (one division each), accumulated in float
-/// per segment and scaled once per segment.
+/// per segment and scaled once per segment. Products are not bit-exact across paths (the
+/// SIMD paths use a fast reciprocal), so plain multiply-adds are fine here: the compiler
+/// may fuse them, which only ever reduces the rounding.
 template <class Code>
 inline void gemv_ref(const CodeMatrixView<Code>& w, const float* x, float* y) noexcept {
   for (std::size_t r = 0; r < w.rows; ++r) {
@@ -248,9 +250,8 @@ inline void gemv_ref(const CodeMatrixView<Code>& w, const float* x, float* y) no
     float total = 0;
     for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
       float acc = 0;
-      for (std::size_t j = s0; j < s0 + w.span; ++j)
-        acc = std::fma(x[j], decoded_times_alpha_ref<Code, float>(codes[j]), acc);
-      total = std::fma(acc, w.scale(r, g), total);
+      for (std::size_t j = s0; j < s0 + w.span; ++j) acc += x[j] * decoded_times_alpha_ref<Code, float>(codes[j]);
+      total += acc * w.scale(r, g);
     }
     y[r] = total;
   }
