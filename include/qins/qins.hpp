@@ -1,6 +1,6 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Umbrella header: every public qins header.
+// Umbrella header: every public qins header except the llama2/ model helpers.
 #pragma once
 
 #include "calibrate.hpp"
@@ -8,7 +8,10 @@
 #include "codec.hpp"
 #include "config.hpp"
 #include "error.hpp"
+#include "io.hpp"
 #include "isa.hpp"
+#include "linear.hpp"
 #include "matrix.hpp"
 #include "quantize.hpp"
+#include "thread_pool.hpp"
 #include "version.hpp"

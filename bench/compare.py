@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+# SPDX-FileCopyrightText: 2026 The qins authors
+# SPDX-License-Identifier: MIT
+"""Runs the qins benchmark suite and prints each qins product next to Eigen float32 on
+the same shape, as the median of repetitions, in a markdown table.
+
+    bench/compare.py [--bench build/bench/qins_bench] [--repetitions 5] [--min-time 0.2]
+                     [--filter REGEX] [--json-in FILE]
+
+Python standard library only.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def run_suite(bench, repetitions, min_time, pattern):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        path = out.name
+    cmd = [bench, f"--benchmark_repetitions={repetitions}", f"--benchmark_min_time={min_time}",
+           "--benchmark_report_aggregates_only=false", f"--benchmark_out={path}",
+           "--benchmark_out_format=json", f"--benchmark_filter={pattern}"]
+    print("running:", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        data = json.load(f)
+    os.unlink(path)
+    return data
+
+
+def medians(data):
+    """name (without /real_time) -> (median seconds per iteration, median counters)."""
+    runs = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") != "iteration":
+            continue
+        name = b["run_name"].replace("/real_time", "")
+        runs.setdefault(name, []).append(b)
+    out = {}
+    for name, rs in runs.items():
+        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[rs[0]["time_unit"]]
+        t = statistics.median(r["real_time"] * unit for r in rs)
+        wps = statistics.median(r.get("weights_per_second", 0) for r in rs)
+        out[name] = (t, wps, len(rs))
+    return out
+
+
+def table(m):
+    rows = []
+    for name, (t, wps, n) in sorted(m.items()):
+        parts = name.split("/")
+        if parts[0] in ("BM_gemv", "BM_gemm") and parts[1] != "eigen_f32":
+            base = "/".join([parts[0], "eigen_f32"] + parts[2:])
+            if base in m:
+                shape = "/".join(parts[2:])
+                rows.append((parts[0][3:], parts[1], shape, t * 1e3, m[base][0] * 1e3, m[base][0] / t, wps, n))
+    lines = ["| product | impl | rows/cols/[batch/]threads | qins ms | Eigen f32 ms | speed-up | G weights/s | reps |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p, impl, shape, tq, te, ratio, wps, n in rows:
+        lines.append(f"| {p} | {impl} | {shape} | {tq:.3f} | {te:.3f} | **{ratio:.2f}x** | {wps / 1e9:.2f} | {n} |")
+    codec = [(k, v) for k, v in sorted(m.items()) if k.startswith(("BM_dequantize", "BM_encode"))]
+    if codec:
+        lines += ["", "| codec kernel | ms | G weights/s | reps |", "|---|---|---|---|"]
+        for k, (t, wps, n) in codec:
+            lines.append(f"| {k[3:]} | {t * 1e3:.3f} | {wps / 1e9:.3f} | {n} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default="build/bench/qins_bench")
+    ap.add_argument("--repetitions", type=int, default=5)
+    ap.add_argument("--min-time", default="0.2")
+    ap.add_argument("--filter", default="/(4096|11008)/")
+    ap.add_argument("--json-in", help="read an existing --benchmark_out JSON instead of running")
+    a = ap.parse_args()
+    if a.json_in:
+        with open(a.json_in) as f:
+            data = json.load(f)
+    else:
+        data = run_suite(a.bench, a.repetitions, a.min_time, a.filter)
+    ctx = data.get("context", {})
+    print(f"Machine: {ctx.get('host_name', platform.node())}, {ctx.get('num_cpus')} CPUs at "
+          f"{ctx.get('mhz_per_cpu')} MHz, build {ctx.get('library_build_type')}, date {ctx.get('date')}")
+    print("Medians of %d repetitions; speed-up = Eigen float32 time / qins time on the same shape.\n" % a.repetitions)
+    print(table(medians(data)))
+
+
+if __name__ == "__main__":
+    main()
