@@ -40,7 +40,7 @@ double allowed_error(const qins::QinsLinear& layer, const std::vector<float>& w,
     magnitude += wx;
     decode += (std::fabs(double(w[r * cols + c])) + layer.scales()[slot]) * std::fabs(double(x[c]));
   }
-  return (fast_decode ? qins::QinsLinear::kFastDecodeError * decode : 0.0) +
+  return (fast_decode ? qins::QinsLinear::fast_decode_error(layer.code_type()) * decode : 0.0) +
          double(cols + 2) * FLT_EPSILON * magnitude + FLT_EPSILON * std::fabs(bias) + 1e-30;
 }
 
@@ -87,7 +87,7 @@ TEST_CASE("forward and forward_batch equal a float64 product of the decoded weig
                 double ref = bias[r];
                 for (std::size_t c = 0; c < shape.cols; ++c)
                   ref += double(wd[r * shape.cols + c]) * x[b * shape.cols + c];
-                const bool fast = batch == 1 && code != CodeType::float32;
+                const bool fast = code != CodeType::float32;
                 violations += std::fabs(y1[b * shape.rows + r] - ref) >
                               allowed_error(layer, wd, x.data() + b * shape.cols, r, fast, bias[r]);
               }
@@ -109,16 +109,24 @@ TEST_CASE("Eigen entry points accept vectors, matrices and expressions", "[linea
   Eigen::VectorXf y = layer.forward(x);
   Eigen::VectorXf y_expr = layer.forward(2.0f * x - x);  // an expression, evaluated once
   CHECK(y.isApprox(y_expr, 1e-6f));
-  Eigen::VectorXf reference = layer.decode() * x + bias;
-  CHECK(y.isApprox(reference, 1e-5f));
+  const auto decoded = layer.decode();
+  const Eigen::VectorXf reference = decoded * x + bias;
+  const std::vector<float> wd(decoded.data(), decoded.data() + decoded.size());
+  for (Eigen::Index r = 0; r < 12; ++r)  // within forward()'s documented decode error
+    CHECK(std::fabs(y(r) - reference(r)) <= allowed_error(layer, wd, x.data(), std::size_t(r), true, bias(r)));
+  // Every column of a batch within the same documented bound.
+  auto check_batch = [&](const Eigen::MatrixXf& xs, const Eigen::MatrixXf& ys) {
+    const Eigen::MatrixXf ref = (decoded * xs).colwise() + bias;
+    for (Eigen::Index b = 0; b < xs.cols(); ++b)
+      for (Eigen::Index r = 0; r < 12; ++r)
+        CHECK(std::fabs(ys(r, b) - ref(r, b)) <=
+              allowed_error(layer, wd, xs.col(b).data(), std::size_t(r), true, bias(r)));
+  };
   Eigen::MatrixXf batch = Eigen::MatrixXf::Random(20, 5);
-  Eigen::MatrixXf yb = layer.forward_batch(batch);
-  Eigen::MatrixXf reference_b = (layer.decode() * batch).colwise() + bias;
-  CHECK(yb.isApprox(reference_b, 1e-5f));
+  check_batch(batch, layer.forward_batch(batch));
   // A block of a larger matrix (outer stride) works too.
   Eigen::MatrixXf big = Eigen::MatrixXf::Random(30, 5);
-  Eigen::MatrixXf yblock = layer.forward_batch(big.topRows(20));
-  CHECK(yblock.isApprox((layer.decode() * big.topRows(20)).colwise() + bias, 1e-5f));
+  check_batch(big.topRows(20), layer.forward_batch(big.topRows(20)));
   CHECK_THROWS_AS(layer.forward(Eigen::VectorXf::Zero(19)), qins::Error);
   CHECK_THROWS_AS(layer.forward_batch(Eigen::MatrixXf::Zero(21, 2)), qins::Error);
 }
@@ -231,4 +239,43 @@ TEST_CASE("zero-width and zero-height layers multiply to the bias", "[linear][ed
   const qins::QinsLinear no_outputs(static_cast<const float*>(nullptr), 0, 5);
   std::vector<float> x(5, 1.0f);
   CHECK_NOTHROW(no_outputs.forward(x.data(), y.data()));
+}
+
+TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documented bound",
+                   "[linear][accuracy]", std::uint8_t, std::uint16_t) {
+  // One row per code, every weight of row c equal to code c, scale (1/alpha) 1: with
+  // x = (1, 0, ..., 0), forward() returns the fast-decoded u(c) itself.
+  using Code = TestType;
+  const std::size_t m = qins::CodeTraits<Code>::max_code, cols = 16;
+  const CodeType type = sizeof(Code) == 1 ? CodeType::uint8 : CodeType::uint16;
+  auto codes = qins::detail::SharedBytes::allocate((m + 1) * cols * sizeof(Code));
+  for (std::size_t c = 0; c <= m; ++c)
+    for (std::size_t j = 0; j < cols; ++j) {
+      const Code v = static_cast<Code>(c);
+      std::memcpy(codes.mutable_data() + (c * cols + j) * sizeof(Code), &v, sizeof v);
+    }
+  const auto layer = qins::QinsLinear::from_parts("all codes", m + 1, cols, type,
+                                                  {AlphaGranularity::per_row, 0}, std::move(codes),
+                                                  std::vector<float>(m + 1, 1.0f), {});
+  std::vector<float> x(cols, 0.0f), y(m + 1);
+  x[0] = 1.0f;
+  for (qins::Isa isa : qins::supported_isas()) {
+    qins::ScopedIsa scoped(isa);
+    layer.forward(x.data(), y.data());
+    double worst_bound = 0, worst_step = 0;
+    for (std::size_t c = 0; c <= m; ++c) {
+      const double exact = qins::detail::scalar::decoded_times_alpha_ref<Code, float>(static_cast<Code>(c));
+      const double err = std::fabs(y[c] - exact);
+      worst_bound = std::max(worst_bound, err / (std::fabs(exact) + 1.0));
+      // The local code step: distance to the neighbouring code's value.
+      const double half = double(m) / 2, d = double(c) - half;
+      const double step = std::fabs(half / d - half / (d + (d < 0 ? -1 : 1)));
+      worst_step = std::max(worst_step, err / step);
+    }
+    INFO("isa " << qins::to_string(isa) << ": worst error " << worst_bound << " x (|w| + 1/alpha), "
+                << worst_step << " of a code step");
+    CHECK(worst_bound <= qins::QinsLinear::fast_decode_error(type));
+    // The step at u is (1 + u)^2 / (M/2) >= (1 + u) / (M/2): the same bound in steps.
+    CHECK(worst_step <= qins::QinsLinear::fast_decode_error(type) * double(m) / 2);
+  }
 }

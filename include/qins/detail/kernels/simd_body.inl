@@ -171,57 +171,72 @@ struct Kernels {
 
   // ---- Products with a code matrix ----
 
-  // u(c) = (M/2) / d - sign(d), d = c - M/2, with 1/d from the hardware reciprocal and one
-  // Newton step (relative error below 1e-6 on AVX2, 1e-8 on AVX-512; see linear.hpp for
-  // the bound of the products). Every code type fits: d is a half-integer of magnitude
-  // 0.5 .. M/2, exact in float.
+  // u(c) = (M/2) / d - sign(d), d = c - M/2 (a half-integer of magnitude 0.5 .. M/2,
+  // exact in float), with 1/d from the hardware reciprocal. Its relative error (AVX2
+  // 1.5 * 2^-12, AVX-512 2^-14) costs u at most that times M/2 / |d| = 1 + alpha |w|:
+  // for 8-bit codes at most 4.7% of the local code step (the step is (1 + alpha|w|)^2 /
+  // (M/2) / alpha), so one reciprocal is enough; 16-bit codes are 256 times finer and
+  // get one Newton step (error ~2^-22, about 0.5% of their step).
   template <class Code>
   static typename V::F fast_decoded_times_alpha(typename V::F code) {
     const auto half = V::set1(float(CodeTraits<Code>::max_code) / 2.0f);
     auto d = V::sub(code, half);
     auto r = V::rcp(d);
-    r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
+    if constexpr (CodeTraits<Code>::bits > 8) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
     return V::fmadd(half, r, V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
   }
 
-  // R consecutive rows of w times x. Each row is summed segment by segment (one scale
-  // each): vector lanes plus a scalar tail, in an order that does not depend on R, so a
-  // row's result is the same whichever block it is computed in.
-  template <class Code, std::size_t R>
-  static void gemv_block(const CodeMatrixView<Code>& w, std::size_t r0, const float* x, float* y) {
-    typename V::F total[R];
-    float tail_total[R];
-    for (std::size_t r = 0; r < R; ++r) total[r] = V::set1(0.0f), tail_total[r] = 0.0f;
+  // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
+  // B. Each row is summed segment by segment (one scale each): vector lanes plus a scalar
+  // tail, in an order that does not depend on R or B, so a row's result is the same
+  // whichever block it is computed in. Writes y[b * ldy + r].
+  template <class Code, std::size_t R, std::size_t B>
+  static void gemv_block(const CodeMatrixView<Code>& w, std::size_t r0, const float* x, std::size_t ldx,
+                         float* y, std::size_t ldy) {
+    typename V::F total[R][B];
+    float tail_total[R][B];
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t b = 0; b < B; ++b) total[r][b] = V::set1(0.0f), tail_total[r][b] = 0.0f;
     for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
       const std::size_t end = s0 + w.span;
-      typename V::F acc[R];
-      for (std::size_t r = 0; r < R; ++r) acc[r] = V::set1(0.0f);
+      typename V::F acc[R][B];
+      for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t b = 0; b < B; ++b) acc[r][b] = V::set1(0.0f);
       std::size_t j = s0;
       for (; j + V::width <= end; j += V::width) {
-        const auto xv = V::load(x + j);
+        typename V::F xv[B];
+        for (std::size_t b = 0; b < B; ++b) xv[b] = V::load(x + b * ldx + j);
         for (std::size_t r = 0; r < R; ++r) {
-          auto u = fast_decoded_times_alpha<Code>(V::template load_codes<Code>(w.row(r0 + r) + j));
-          acc[r] = V::fmadd(xv, u, acc[r]);
+          const auto u = fast_decoded_times_alpha<Code>(V::template load_codes<Code>(w.row(r0 + r) + j));
+          for (std::size_t b = 0; b < B; ++b) acc[r][b] = V::fmadd(xv[b], u, acc[r][b]);
         }
       }
       for (std::size_t r = 0; r < R; ++r) {
         const float scale = w.scale(r0 + r, g);
-        total[r] = V::fmadd(acc[r], V::set1(scale), total[r]);
-        float tail = 0.0f;
-        for (std::size_t jj = j; jj < end; ++jj)
-          tail = std::fma(x[jj], scalar::decoded_times_alpha_ref<Code, float>(w.row(r0 + r)[jj]), tail);
-        tail_total[r] = std::fma(tail, scale, tail_total[r]);
+        for (std::size_t b = 0; b < B; ++b) {
+          total[r][b] = V::fmadd(acc[r][b], V::set1(scale), total[r][b]);
+          float tail = 0.0f;
+          for (std::size_t jj = j; jj < end; ++jj)
+            tail = std::fma(x[b * ldx + jj], scalar::decoded_times_alpha_ref<Code, float>(w.row(r0 + r)[jj]), tail);
+          tail_total[r][b] = std::fma(tail, scale, tail_total[r][b]);
+        }
       }
     }
-    for (std::size_t r = 0; r < R; ++r) y[r] = V::reduce_add(total[r]) + tail_total[r];
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t b = 0; b < B; ++b) y[b * ldy + r] = V::reduce_add(total[r][b]) + tail_total[r][b];
+  }
+
+  template <class Code, std::size_t B>
+  static void gemv_rows(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx, float* y, std::size_t ldy) {
+    std::size_t r = 0;
+    for (; r + 4 <= w.rows; r += 4) gemv_block<Code, 4, B>(w, r, x, ldx, y + r, ldy);
+    for (; r < w.rows; ++r) gemv_block<Code, 1, B>(w, r, x, ldx, y + r, ldy);
   }
 
   /// y = W x. Four rows per pass share each load of x.
   template <class Code>
   static void gemv(const CodeMatrixView<Code>& w, const float* x, float* y) {
-    std::size_t r = 0;
-    for (; r + 4 <= w.rows; r += 4) gemv_block<Code, 4>(w, r, x, y + r);
-    for (; r < w.rows; ++r) gemv_block<Code, 1>(w, r, x, y + r);
+    gemv_rows<Code, 1>(w, x, 0, y, 0);
   }
 
   // Y[b][r] += dot(tile row r, X column b) for an R x B block; tile rows hold kb floats.
@@ -248,15 +263,36 @@ struct Kernels {
       }
   }
 
+  static constexpr std::size_t kMinTiledBatch = 4;
+
+  // gemv_rows for B inputs, added into y (gemm accumulates).
+  template <class Code, std::size_t B>
+  static void add_gemv_rows(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx, float* y,
+                            std::size_t ldy) {
+    float out[B * 64];
+    for (std::size_t r0 = 0; r0 < w.rows; r0 += 64) {
+      const std::size_t n = w.rows - r0 < 64 ? w.rows - r0 : 64;
+      gemv_rows<Code, B>(w.rows_from(r0, r0 + n), x, ldx, out, 64);
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t r = 0; r < n; ++r) y[b * ldy + r0 + r] += out[b * 64 + r];
+    }
+  }
+
   static constexpr std::size_t kTileRows = scalar::kGemmTileRows;
   static constexpr std::size_t kTileCols = scalar::kGemmTileCols;
 
-  /// Y = W X for a batch: each tile of W is decoded once (exactly, as dequantize_decode)
-  /// into `tile` (kTileRows * kTileCols floats) and reused by every input of the batch,
+  /// Y += W X for a batch: each tile of W is decoded once (fast, as in gemv) into `tile`
+  /// (kTileRows * kTileCols floats) and reused by every input of the batch,
   /// 4 rows x 3 inputs per register block. Y must hold zeros (or the bias) on entry.
   template <class Code>
   static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
                    std::size_t batch, float* y, std::size_t ldy, float* tile) {
+    if (batch < kMinTiledBatch) {  // too few inputs to pay for a decoded tile
+      std::size_t b = 0;
+      for (; b + 2 <= batch; b += 2) add_gemv_rows<Code, 2>(w, x + b * ldx, ldx, y + b * ldy, ldy);
+      if (b < batch) add_gemv_rows<Code, 1>(w, x + b * ldx, ldx, y + b * ldy, ldy);
+      return;
+    }
     for (std::size_t r0 = 0; r0 < w.rows; r0 += kTileRows) {
       const std::size_t rows = w.rows - r0 < kTileRows ? w.rows - r0 : kTileRows;
       for (std::size_t k0 = 0; k0 < w.cols; k0 += kTileCols) {
@@ -265,28 +301,36 @@ struct Kernels {
         const float* xk = x + k0;
         float* yr = y + r0;
         std::size_t b = 0;
-        for (; b + 3 <= batch; b += 3) {
-          std::size_t r = 0;
-          for (; r + 4 <= rows; r += 4) dot_block<4, 3>(tile + r * kb, kb, xk + b * ldx, ldx, yr + b * ldy + r, ldy);
-          for (; r < rows; ++r) dot_block<1, 3>(tile + r * kb, kb, xk + b * ldx, ldx, yr + b * ldy + r, ldy);
-        }
-        for (; b < batch; ++b) {
-          std::size_t r = 0;
-          for (; r + 4 <= rows; r += 4) dot_block<4, 1>(tile + r * kb, kb, xk + b * ldx, ldx, yr + b * ldy + r, ldy);
-          for (; r < rows; ++r) dot_block<1, 1>(tile + r * kb, kb, xk + b * ldx, ldx, yr + b * ldy + r, ldy);
-        }
+        for (; b + 3 <= batch; b += 3) dot_rows<3>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
+        if (batch - b == 2) dot_rows<2>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
+        if (batch - b == 1) dot_rows<1>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
       }
     }
   }
 
-  // Weights [k0, k0 + kb) of row r, decoded exactly, segment by segment.
+  // B inputs against every row of a decoded tile, four rows at a time.
+  template <std::size_t B>
+  static void dot_rows(const float* tile, std::size_t rows, std::size_t kb, const float* x, std::size_t ldx,
+                       float* y, std::size_t ldy) {
+    std::size_t r = 0;
+    for (; r + 4 <= rows; r += 4) dot_block<4, B>(tile + r * kb, kb, x, ldx, y + r, ldy);
+    for (; r < rows; ++r) dot_block<1, B>(tile + r * kb, kb, x, ldx, y + r, ldy);
+  }
+
+  // Weights [k0, k0 + kb) of row r, segment by segment, with the same fast decode as
+  // gemv (the tail of a segment exactly).
   template <class Code>
   static void decode_row_range(const CodeMatrixView<Code>& w, std::size_t r, std::size_t k0,
                                std::size_t kb, float* out) {
+    const Code* codes = w.row(r);
     for (std::size_t k = k0; k < k0 + kb;) {
-      const std::size_t g = k / w.span, seg_end = (g + 1) * w.span < k0 + kb ? (g + 1) * w.span : k0 + kb;
-      dequantize_decode<Code>(w.row(r) + k, out + (k - k0), seg_end - k, w.scale(r, g));
-      k = seg_end;
+      const std::size_t g = k / w.span;
+      const std::size_t end = (g + 1) * w.span < k0 + kb ? (g + 1) * w.span : k0 + kb;
+      const float scale = w.scale(r, g);
+      const auto vscale = V::set1(scale);
+      for (; k + V::width <= end; k += V::width)
+        V::store(out + (k - k0), V::mul(fast_decoded_times_alpha<Code>(V::template load_codes<Code>(codes + k)), vscale));
+      for (; k < end; ++k) out[k - k0] = scalar::dequantize_decode_ref<Code>(codes[k], scale);
     }
   }
 };
