@@ -123,69 +123,45 @@ struct Result {
   }
 };
 
-struct ErrorSum {
-  double error = 0, norm = 0;
-  void add(const float* w, const float* back, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d = double(w[i]) - double(back[i]);
-      error += d * d;
-      norm += double(w[i]) * double(w[i]);
-    }
-  }
-  double relative() const { return norm > 0 ? std::sqrt(error / norm) : 0; }
-};
-
-// A QINS configuration's per-layer options: a group that does not divide the width
-// falls back to one alpha per row (reported).
-qins::LinearOptions options_for(const Config& c, const WeightLayer& layer, std::vector<std::string>* notes) {
-  qins::LinearOptions o = c.options;
-  o.name = layer.name;
-  if (o.granularity == AlphaGranularity::per_group && layer.cols % o.group_size != 0) {
-    o.granularity = AlphaGranularity::per_row;
-    // One note per kind of layer ("layers.3.w2" -> "w2"), not one per block.
-    const std::string note = layer.name.substr(layer.name.find_last_of('.') + 1) + " layers: " +
-                             std::to_string(layer.cols) + " columns are not a multiple of " +
-                             std::to_string(o.group_size) + ", so they use one alpha per row";
-    if (notes && std::find(notes->begin(), notes->end(), note) == notes->end()) notes->push_back(note);
-  }
-  return o;
-}
-
 // Weight-level measurement of one configuration over a set of layers; `install` receives
 // each converted layer (to put it into a model).
 Result measure_weights(const Config& c, const std::vector<WeightLayer>& layers,
                        const std::function<void(std::size_t, std::shared_ptr<const qins::llama2::LinearOp>)>& install) {
   Result r;
   r.config = &c;
-  ErrorSum quantized, codec_only;
+  double error = 0, codec_error = 0, norm = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const WeightLayer& l = layers[i];
     const std::size_t n = l.rows * l.cols;
     r.weights += n;
     r.fp32_bytes += n * sizeof(float);
-    std::vector<float> back(n);
     if (!c.qins) {
       auto op = std::make_shared<AbsmaxInt8>(l.data, l.rows, l.cols);
-      for (std::size_t k = 0; k < n; ++k) back[k] = op->decoded(k / l.cols, k % l.cols);
-      quantized.add(l.data, back.data(), n);
-      codec_only.add(l.data, l.data, n);  // a linear scale loses nothing without rounding
-      r.weight_bytes += op->bytes();
+      for (std::size_t k = 0; k < n; ++k) {
+        const double d = double(l.data[k]) - double(op->decoded(k / l.cols, k % l.cols));
+        error += d * d;
+        norm += double(l.data[k]) * double(l.data[k]);
+      }
+      r.weight_bytes += op->bytes();  // a linear scale loses nothing without rounding
       if (install) install(i, op);
       continue;
     }
-    const qins::LinearOptions o = options_for(c, l, &r.notes);
-    auto op = std::make_shared<qins::llama2::QinsLinearOp>(qins::QinsLinear(l.data, l.rows, l.cols, o));
-    const auto decoded = op->layer().decode();
-    quantized.add(l.data, decoded.data(), n);
-    qins::LinearOptions unquantized = o;
+    auto converted = qins::llama2::convert_layer(l.name, l.data, l.rows, l.cols, c.options);
+    qins::LinearOptions unquantized = c.options;
     unquantized.quantize = false;
-    const auto codec = qins::QinsLinear(l.data, l.rows, l.cols, unquantized).decode();
-    codec_only.add(l.data, codec.data(), n);
-    r.weight_bytes += op->layer().memory_bytes();
-    if (install) install(i, op);
+    codec_error += qins::llama2::convert_layer(l.name, l.data, l.rows, l.cols, unquantized).report.squared_error;
+    error += converted.report.squared_error;
+    norm += converted.report.squared_norm;
+    r.weight_bytes += converted.report.bytes;
+    if (!converted.report.note.empty()) {
+      // One note per kind of layer ("layers.3.w2" -> "w2 layers"), not one per block.
+      const std::string note = l.name.substr(l.name.find_last_of('.') + 1) + " layers: " + converted.report.note;
+      if (std::find(r.notes.begin(), r.notes.end(), note) == r.notes.end()) r.notes.push_back(note);
+    }
+    if (install) install(i, std::make_shared<qins::llama2::QinsLinearOp>(std::move(converted.layer)));
   }
-  r.rel_rmse = quantized.relative();
-  r.rel_rmse_no_quant = codec_only.relative();
+  r.rel_rmse = norm > 0 ? std::sqrt(error / norm) : 0;
+  r.rel_rmse_no_quant = norm > 0 ? std::sqrt(codec_error / norm) : 0;
   return r;
 }
 

@@ -82,51 +82,71 @@ struct ConversionReport {
   }
 };
 
+/// A converted layer and what conversion did.
+struct ConvertedLayer {
+  QinsLinear layer;
+  LayerReport report;
+};
+
+/// Converts one row-major float matrix with `options` (its name set to `name`). A
+/// per_group request whose group size does not divide `cols` (e.g. w2 of a model with
+/// hidden_dim 172) stores the layer per row instead and says so in the report's note.
+/// @throws qins::Error as QinsLinear.
+inline ConvertedLayer convert_layer(const std::string& name, const float* w, std::size_t rows, std::size_t cols,
+                                    const LinearOptions& options) {
+  LayerReport r;
+  r.name = name;
+  r.rows = rows;
+  r.cols = cols;
+  r.fp32_bytes = rows * cols * sizeof(float);
+  LinearOptions o = options;
+  o.name = name;
+  if (o.granularity == AlphaGranularity::per_group && o.group_size != 0 && cols % o.group_size != 0) {
+    r.note = "group size " + std::to_string(o.group_size) + " does not divide " + std::to_string(cols) +
+             " columns: alpha per row";
+    o.granularity = AlphaGranularity::per_row;
+  }
+  QinsLinear q(w, rows, cols, o);
+  std::vector<float> row(cols);
+  for (std::size_t i = 0; i < rows; ++i) {
+    q.decode_row(i, row.data());
+    for (std::size_t c = 0; c < cols; ++c) {
+      const double x = w[i * cols + c], d = x - double(row[c]);
+      r.squared_error += d * d;
+      r.squared_norm += x * x;
+    }
+  }
+  r.converted = true;
+  r.code_type = q.code_type();
+  r.layout = q.layout();
+  r.bytes = q.memory_bytes();
+  return {std::move(q), std::move(r)};
+}
+
 /// Replaces the selected linear layers of `model` by QinsLinear built from the model's
-/// float32 weights with `options.linear`. A per_group request on a layer whose width the
-/// group size does not divide (e.g. w2 of a model with hidden_dim 172) stores that layer
-/// per row instead and says so in the layer's note. @throws qins::Error as QinsLinear.
+/// float32 weights with `options.linear` (see convert_layer), and reports every layer,
+/// converted or not. @throws qins::Error as QinsLinear.
 inline ConversionReport convert(Model& model, const ConvertOptions& options = {}) {
   ConversionReport report;
   const int n_layers = model.config().n_layers;
   for (int layer = 0; layer < n_layers; ++layer) {
     for (LinearKind kind : all_linear_kinds) {
-      LayerReport r;
-      r.name = "layers." + std::to_string(layer) + "." + to_string(kind);
+      const std::string name = "layers." + std::to_string(layer) + "." + to_string(kind);
       const auto [rows, cols] = model.shape(layer, kind);
-      r.rows = rows;
-      r.cols = cols;
-      r.fp32_bytes = rows * cols * sizeof(float);
       const float* w = model.dense_weights(layer, kind);
-      for (std::size_t i = 0; i < rows * cols; ++i) r.squared_norm += double(w[i]) * double(w[i]);
       if (!is_selected(options.layers, kind)) {
-        r.bytes = r.fp32_bytes;
+        LayerReport r;
+        r.name = name;
+        r.rows = rows;
+        r.cols = cols;
+        r.fp32_bytes = r.bytes = rows * cols * sizeof(float);
+        for (std::size_t i = 0; i < rows * cols; ++i) r.squared_norm += double(w[i]) * double(w[i]);
         report.layers.push_back(std::move(r));
         continue;
       }
-      LinearOptions o = options.linear;
-      o.name = r.name;
-      if (o.granularity == AlphaGranularity::per_group && o.group_size != 0 && cols % o.group_size != 0) {
-        r.note = "group size " + std::to_string(o.group_size) + " does not divide " + std::to_string(cols) +
-                 " columns: alpha per row";
-        o.granularity = AlphaGranularity::per_row;
-      }
-      auto op = std::make_shared<QinsLinearOp>(QinsLinear(w, rows, cols, o));
-      const QinsLinear& q = op->layer();
-      std::vector<float> row(cols);
-      for (std::size_t i = 0; i < rows; ++i) {
-        q.decode_row(i, row.data());
-        for (std::size_t c = 0; c < cols; ++c) {
-          const double d = double(w[i * cols + c]) - double(row[c]);
-          r.squared_error += d * d;
-        }
-      }
-      r.converted = true;
-      r.code_type = q.code_type();
-      r.layout = q.layout();
-      r.bytes = q.memory_bytes();
-      model.set_linear(layer, kind, std::move(op));
-      report.layers.push_back(std::move(r));
+      ConvertedLayer c = convert_layer(name, w, rows, cols, options.linear);
+      model.set_linear(layer, kind, std::make_shared<QinsLinearOp>(std::move(c.layer)));
+      report.layers.push_back(std::move(c.report));
     }
   }
   return report;
