@@ -196,3 +196,25 @@ TEST_CASE("empty and one-element matrices", "[matrix][edge]") {
   CHECK_NOTHROW(qins::quantize_matrix(static_cast<const float*>(nullptr), 0, 5, options,
                                       static_cast<std::uint8_t*>(nullptr), static_cast<float*>(nullptr)));
 }
+
+TEST_CASE("large decodes (non-temporal stores) equal the reference, at any alignment", "[matrix][kernels]") {
+  const std::size_t rows = 129, cols = 8197;  // > 4 MiB of output, odd widths
+  const auto w = qins_test::random_weights<float>(rows * cols, Distribution::gaussian, 0.02, 3);
+  qins::QuantizeOptions options;
+  std::vector<std::uint8_t> codes(w.size());
+  std::vector<float> alphas(rows);
+  qins::quantize_matrix(w.data(), rows, cols, options, codes.data(), alphas.data());
+  std::vector<float> expected(w.size());
+  for (std::size_t r = 0; r < rows; ++r)
+    qins::detail::scalar::dequantize_decode_ref(codes.data() + r * cols, expected.data() + r * cols, cols,
+                                                1.0f / alphas[r]);
+  for (qins::Isa isa : qins::supported_isas()) {
+    qins::ScopedIsa scoped(isa);
+    for (std::size_t offset : {0u, 1u, 3u}) {
+      std::vector<float> out(w.size() + offset);
+      qins::dequantize_matrix(codes.data(), rows, cols, options.layout(), alphas.data(), out.data() + offset);
+      INFO("isa " << qins::to_string(isa) << " offset " << offset);
+      CHECK(std::equal(expected.begin(), expected.end(), out.begin() + std::ptrdiff_t(offset)));
+    }
+  }
+}

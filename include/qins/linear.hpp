@@ -247,25 +247,29 @@ class QinsLinear {
   /// The float weights (rows() x cols(), row-major), for users who want them.
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> decode() const {
     RowMajorMatrix w(static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols_));
-    for (std::size_t r = 0; r < rows_; ++r) decode_row(r, w.data() + r * cols_);
+    const bool stream = rows_ * cols_ * sizeof(float) >= detail::kStreamingOutputBytes;
+    for (std::size_t r = 0; r < rows_; ++r) decode_row_into(r, w.data() + r * cols_, stream);
     return w;
   }
 
   /// Decodes row r (cols() floats) into out, exactly as decode() does.
-  void decode_row(std::size_t r, float* out) const {
+  void decode_row(std::size_t r, float* out) const { decode_row_into(r, out, false); }
+
+ private:
+  void decode_row_into(std::size_t r, float* out, bool stream) const {
     if (r >= rows_) throw Error(ErrorKind::invalid_argument, "row out of range", name_, r);
     const std::size_t span = segment_length();
     for (std::size_t s0 = 0, g = 0; s0 < cols_; s0 += span, ++g) {
       const float scale = scales_[r * scale_stride() + g];
       switch (code_type_) {
-        case CodeType::uint8: decode_segment<std::uint8_t>(r, s0, span, scale, out + s0); break;
-        case CodeType::uint16: decode_segment<std::uint16_t>(r, s0, span, scale, out + s0); break;
+        case CodeType::uint8: decode_segment<std::uint8_t>(r, s0, span, scale, out + s0, stream); break;
+        case CodeType::uint16: decode_segment<std::uint16_t>(r, s0, span, scale, out + s0, stream); break;
         case CodeType::float32: decode_z_segment(r, s0, span, scale, out + s0); break;
       }
     }
   }
 
- private:
+
   using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   static constexpr std::size_t kGemvChunkRows = 64;   // a multiple of the 4-row block
   static constexpr std::size_t kGemmChunkRows = 64;   // a multiple of the 16-row tile
@@ -430,9 +434,9 @@ class QinsLinear {
   }
 
   template <class Code>
-  void decode_segment(std::size_t r, std::size_t s0, std::size_t len, float scale, float* out) const {
+  void decode_segment(std::size_t r, std::size_t s0, std::size_t len, float scale, float* out, bool stream) const {
     const Code* codes = reinterpret_cast<const Code*>(codes_.data()) + r * cols_ + s0;
-    detail::with_kernels<float>([&](auto k) { k.template dequantize_decode<Code>(codes, out, len, scale); });
+    detail::with_kernels<float>([&](auto k) { k.template dequantize_decode<Code>(codes, out, len, scale, stream); });
   }
 
   // z -> x with the stored scale 1/alpha: x = sign(z) (1 - |z|) / |z| * (1/alpha), the

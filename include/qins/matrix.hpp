@@ -142,9 +142,10 @@ void dequantize_matrix(const Code* codes, std::size_t rows, std::size_t cols, co
   const std::size_t span = count == 1 ? n : layout.span(cols);
   for (std::size_t slot = 0; slot < count; ++slot)
     detail::check_alpha_for_codes<Code>(alphas[slot], detail::Where{nullptr, slot * span / cols});
+  const bool stream = n * sizeof(T) >= detail::kStreamingOutputBytes;
   detail::with_kernels<T>([&](auto k) {
     for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot)
-      k.template dequantize_decode<Code>(codes + start, w + start, span, T(1) / alphas[slot]);
+      k.template dequantize_decode<Code>(codes + start, w + start, span, T(1) / alphas[slot], stream);
   });
 }
 

@@ -296,7 +296,7 @@ struct Kernels {
     encode_quantize_ref<Code>(x, codes, n, alpha);
   }
   template <class Code>
-  static void dequantize_decode(const Code* codes, T* x, std::size_t n, T inv_alpha) {
+  static void dequantize_decode(const Code* codes, T* x, std::size_t n, T inv_alpha, bool /*stream*/ = false) {
     dequantize_decode_ref<Code>(codes, x, n, inv_alpha);
   }
   static std::size_t find_non_finite(const T* x, std::size_t n) {

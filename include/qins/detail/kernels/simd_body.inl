@@ -89,10 +89,19 @@ struct Kernels {
     for (; i < n; ++i) codes[i] = scalar::encode_quantize_ref<Code>(x[i], alpha);
   }
 
+  // With `stream`, the output bypasses the caches (non-temporal stores): for outputs far
+  // larger than the caches this saves reading every output line before writing it.
   template <class Code>
-  static void dequantize_decode(const Code* codes, float* x, std::size_t n, float inv_alpha) {
+  static void dequantize_decode(const Code* codes, float* x, std::size_t n, float inv_alpha, bool stream = false) {
     const auto vinv = V::set1(inv_alpha);
     std::size_t i = 0;
+    if (stream) {
+      for (; i < n && reinterpret_cast<std::uintptr_t>(x + i) % (V::width * sizeof(float)) != 0; ++i)
+        x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
+      for (; i + V::width <= n; i += V::width)
+        V::stream(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
+      V::store_fence();
+    }
     for (; i + V::width <= n; i += V::width)
       V::store(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
     for (; i < n; ++i) x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
