@@ -6,8 +6,9 @@
 // No include guard on purpose: avx2.hpp and avx512.hpp each include this file inside
 // their own namespace and target region, after defining `V`. It defines `struct
 // Kernels`, the table of entry points the dispatcher calls (see those headers for the
-// operations it provides). Every kernel handles its tail with the scalar reference
-// element functions, so all paths agree bit for bit with the `*_ref` loops.
+// operations it provides). The codec kernels handle their tails with the scalar
+// reference element functions and agree bit for bit with the `*_ref` loops; the products
+// (gemv, gemm) decode with a fast reciprocal whose bound linear.hpp documents.
 
 struct Kernels {
   static void encode(const float* x, float* z, std::size_t n, float alpha) {
