@@ -140,20 +140,31 @@ TEST_CASE("serialize then parse is bit-exact, and so is save then load", "[io]")
 }
 
 TEST_CASE("the version 1.0 format is frozen by a golden file", "[io]") {
+  // tests/data/golden_v1.qins was written by the first version-1.0 writer from
+  // sample_tensors(). Readers must keep loading it, and writing what it holds must give
+  // the same bytes (the alphas in it need not be what today's calibration would pick).
   const std::string golden = std::string(QINS_TEST_DATA_DIR) + "/golden_v1.qins";
-  const Bytes bytes = qins::serialize(sample_tensors());
   if (std::getenv("QINS_WRITE_GOLDEN")) {
+    const Bytes bytes = qins::serialize(sample_tensors());
     std::ofstream(golden, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
   }
   const Bytes stored = read_file(golden);
-  REQUIRE(!stored.empty());
-  CHECK(stored == bytes);  // the writer still writes the frozen bytes
+  REQUIRE(stored.size() == 1664);
   const auto tensors = qins::load(golden);
+  CHECK(qins::serialize(tensors) == stored);
   REQUIRE(tensors.size() == 5);
-  CHECK(tensors[1].name() == "layers.0.wk");
-  CHECK(tensors[1].code_type() == CodeType::uint16);
+  const auto fresh = sample_tensors();
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    INFO(fresh[i].name());
+    CHECK(tensors[i].name() == fresh[i].name());
+    CHECK(tensors[i].rows() == fresh[i].rows());
+    CHECK(tensors[i].cols() == fresh[i].cols());
+    CHECK(tensors[i].code_type() == fresh[i].code_type());
+    CHECK(tensors[i].layout().granularity == fresh[i].layout().granularity);
+    CHECK(tensors[i].bias() == fresh[i].bias());
+  }
   CHECK(tensors[1].layout().group_size == 4);
-  CHECK(tensors[3].code_type() == CodeType::float32);
+  CHECK(tensors[2].scales() == std::vector<float>{1.0f});  // fixed alpha 1
 }
 
 TEST_CASE("truncated, extended and foreign files are rejected", "[io][errors]") {
@@ -248,6 +259,50 @@ TEST_CASE("inconsistent tables are rejected before anything is allocated", "[io]
     unchecked.verify_checksums = false;
     CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked), Catch::Contains("scale"));
   }
+}
+
+TEST_CASE("a stored scale that would decode codes to infinity is rejected", "[io][errors]") {
+  // 1/alpha times the largest decoded magnitude (M - 1) must stay finite, as the
+  // constructor requires of alpha; a file may still carry a larger one, checksums and all.
+  const Bytes good = qins::serialize(sample_tensors());
+  qins::LoadOptions unchecked;
+  unchecked.verify_checksums = false;
+  auto with_scale = [&](std::size_t entry, float scale) {
+    Bytes b = good;
+    std::uint32_t bits;
+    std::memcpy(&bits, &scale, sizeof bits);
+    put<std::uint32_t>(b, get<std::uint64_t>(good, entry + 56), bits);
+    return b;
+  };
+  const std::size_t second = kEntry0 + 128;  // uint16 codes, per group
+  Bytes b = with_scale(kEntry0, 2e37f);      // 254 * 2e37 overflows
+  CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked), Catch::Contains("keep decoded weights finite"));
+  b = with_scale(kEntry0, 1e36f);  // 254 * 1e36 is finite
+  CHECK_NOTHROW(qins::parse(b.data(), b.size(), unchecked));
+  b = with_scale(second, 1e34f);  // 65534 * 1e34 overflows
+  CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked), Catch::Contains("keep decoded weights finite"));
+  b = with_scale(second, 1e33f);
+  CHECK_NOTHROW(qins::parse(b.data(), b.size(), unchecked));
+}
+
+TEST_CASE("the offsets of empty arrays are never used", "[io][errors]") {
+  // Tensor #4 is 0 x 5 with no bias: its code, scale and bias arrays are empty, so their
+  // offsets are not checked; the reader must not compute pointers from them either
+  // (p + 2^63 is undefined behaviour, which UBSan reports in the sanitizer build).
+  const std::size_t empty = kEntry0 + 4 * 128;
+  Bytes b = qins::serialize(sample_tensors());
+  REQUIRE(get<std::uint64_t>(b, empty + 16) == 0);
+  for (std::size_t field : {40, 56, 72}) put<std::uint64_t>(b, empty + field, std::uint64_t{1} << 63);
+  reseal(b);
+  CHECK(qins::parse(b.data(), b.size()).size() == 5);
+  const std::string path = temp_path("empty_offsets.qins");
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+  qins::LoadOptions mapped;
+  mapped.mode = qins::LoadMode::memory_map;
+  const auto in_place = qins::load(path, mapped);
+  std::remove(path.c_str());
+  REQUIRE(in_place.size() == 5);
+  CHECK(in_place[4].memory_bytes() == 0);
 }
 
 TEST_CASE("serialize rejects names it could not store", "[io][errors]") {

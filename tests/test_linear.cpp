@@ -230,12 +230,16 @@ TEST_CASE("QinsLinear rejects bad weights, shapes and options", "[linear][errors
 }
 
 TEST_CASE("zero-width and zero-height layers multiply to the bias", "[linear][edge]") {
-  std::vector<float> bias = {1.0f, -2.0f};
-  const qins::QinsLinear no_inputs(static_cast<const float*>(nullptr), 2, 0, {}, bias.data());
-  std::vector<float> y(2, 7.0f);
+  std::vector<float> bias(100);
+  for (std::size_t r = 0; r < bias.size(); ++r) bias[r] = float(r) - 50.0f;
+  const qins::QinsLinear no_inputs(static_cast<const float*>(nullptr), 100, 0, {}, bias.data());
+  qins::ThreadPool two(2);
+  std::vector<float> y(100, 7.0f), yb(300, 7.0f);
   float dummy = 0;
-  no_inputs.forward(&dummy, y.data());
+  no_inputs.forward(&dummy, y.data(), &two);
   CHECK(y == bias);
+  no_inputs.forward_batch(&dummy, 3, yb.data());
+  CHECK(std::vector<float>(yb.begin() + 200, yb.end()) == bias);
   const qins::QinsLinear no_outputs(static_cast<const float*>(nullptr), 0, 5);
   std::vector<float> x(5, 1.0f);
   CHECK_NOTHROW(no_outputs.forward(x.data(), y.data()));

@@ -33,7 +33,9 @@
 //
 // Loading checks all of it, in 64-bit arithmetic that cannot overflow, before it
 // allocates anything sized by the file; a bad file throws qins::Error (kind bad_file)
-// naming the field and the tensor. A memory-mapped load uses the codes in place.
+// naming the field and the tensor. Every scale must be finite and > 0 and, for uint8 and
+// uint16 codes, small enough that every code decodes to a finite weight ((M - 1) * scale
+// finite, as the constructor requires of alpha). A memory-mapped load uses the codes in place.
 #pragma once
 
 #include <algorithm>
@@ -49,8 +51,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "code_traits.hpp"
 #include "detail/aligned_buffer.hpp"
 #include "detail/endian.hpp"
+#include "detail/float_bits.hpp"
 #include "detail/mapped_file.hpp"
 #include "error.hpp"
 #include "linear.hpp"
@@ -243,16 +247,19 @@ inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place
     if (!scales.empty()) std::memcpy(scales.data(), p + t.scales_offset, scales.size() * sizeof(float));
     if (!bias.empty()) std::memcpy(bias.data(), p + t.bias_offset, bias.size() * sizeof(float));
     const auto codes_size = static_cast<std::size_t>(t.codes_size);
+    // The offset of an empty array was never bounds-checked (pass 1 skips it), so it must
+    // not even be added to p: that pointer arithmetic can overflow (undefined behaviour).
+    const std::byte* codes_at = codes_size ? p + t.codes_offset : p;
     if (!skip_checksums(options) &&
-        payload_checksum(p + t.codes_offset, codes_size, scales.data(), scales.size(), bias.data(), bias.size()) !=
-            t.checksum)
+        payload_checksum(codes_at, codes_size, scales.data(), scales.size(), bias.data(),
+                         bias.size()) != t.checksum)
       bad_file("payload checksum mismatch (codes, scales or bias are corrupt)", t.name);
     SharedBytes codes;
     if (in_place) {
-      codes = file.view_of(p + t.codes_offset, codes_size);
+      codes = file.view_of(codes_at, codes_size);
     } else {
       codes = SharedBytes::allocate(codes_size);
-      if (codes_size) std::memcpy(codes.mutable_data(), p + t.codes_offset, codes_size);
+      if (codes_size) std::memcpy(codes.mutable_data(), codes_at, codes_size);
     }
     tensors.push_back(QinsLinear::from_parts(std::move(t.name), static_cast<std::size_t>(t.rows),
                                              static_cast<std::size_t>(t.cols), t.code_type, t.layout, std::move(codes),

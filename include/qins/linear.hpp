@@ -155,10 +155,17 @@ class QinsLinear {
       throw Error(ErrorKind::size_mismatch, "expected " + std::to_string(layout.count(rows, cols)) +
                                                 " scales, got " + std::to_string(scales.size()),
                   q.name_);
+    // A scale must be finite and > 0, and for codes small enough that the largest decoded
+    // magnitude (M - 1) * scale stays finite: the bound the constructor puts on alpha.
+    const float largest = code_type == CodeType::uint8    ? float(max_decoded_magnitude_times_alpha<std::uint8_t>())
+                          : code_type == CodeType::uint16 ? float(max_decoded_magnitude_times_alpha<std::uint16_t>())
+                                                          : 1.0f;
     for (std::size_t i = 0; i < scales.size(); ++i)
-      if (!detail::is_finite_bits(scales[i]) || !(scales[i] > 0.0f))
-        throw Error(ErrorKind::bad_file, "scale (1/alpha) must be finite and > 0", q.name_,
-                    layout.granularity == AlphaGranularity::per_row ? i : Error::npos);
+      if (!detail::is_finite_bits(scales[i]) || !(scales[i] > 0.0f) || !detail::is_finite_bits(largest * scales[i]))
+        throw Error(ErrorKind::bad_file,
+                    "scale (1/alpha) " + std::to_string(scales[i]) + " of alpha slot " + std::to_string(i) +
+                        " must be finite, > 0 and keep decoded weights finite",
+                    q.name_, layout.granularity == AlphaGranularity::per_row ? i : Error::npos);
     if (!bias.empty() && bias.size() != rows)
       throw Error(ErrorKind::size_mismatch, "bias has " + std::to_string(bias.size()) + " values for " +
                                                 std::to_string(rows) + " rows",

@@ -229,7 +229,7 @@ struct CodeMatrixView {
   CodeMatrixView rows_from(std::size_t begin, std::size_t end) const noexcept {
     CodeMatrixView v = *this;
     v.codes = row(begin);
-    v.scales = scales + begin * scale_stride;
+    v.scales = scales ? scales + begin * scale_stride : nullptr;  // no scales when cols == 0
     v.rows = end - begin;
     return v;
   }

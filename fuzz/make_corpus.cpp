@@ -1,0 +1,51 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Writes the seed and regression files of fuzz/corpus/ (run: qins_make_corpus <repo>/fuzz/corpus).
+#include <cstddef>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "seed_files.hpp"
+
+namespace {
+
+template <class Byte>
+bool write(const std::filesystem::path& path, const std::vector<Byte>& bytes) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  std::printf("%s: %zu bytes\n", path.c_str(), bytes.size());
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus directory>\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path dir(argv[1]);
+  bool ok = write(dir / "fuzz_qins_file" / "seed_three_tensors.qins",
+                  qins_fuzz::qins_seed_three_tensors());
+  ok = write(dir / "fuzz_qins_file" / "seed_fixed_and_empty.qins",
+             qins_fuzz::qins_seed_fixed_and_empty()) &&
+       ok;
+  ok = write(dir / "fuzz_qins_file" / "regression_scale_overflow.qins",
+             qins_fuzz::qins_regression_scale_overflow()) &&
+       ok;
+  ok = write(dir / "fuzz_qins_file" / "regression_zero_width.qins",
+             qins_fuzz::qins_regression_zero_width()) &&
+       ok;
+  ok = write(dir / "fuzz_llama2_checkpoint" / "seed_shared_classifier.bin",
+             qins_fuzz::llama2_seed(true)) &&
+       ok;
+  ok = write(dir / "fuzz_llama2_checkpoint" / "seed_separate_classifier.bin",
+             qins_fuzz::llama2_seed(false)) &&
+       ok;
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,129 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Properties every successfully parsed input must have; a violation aborts (a fuzz crash).
+#pragma once
+
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
+#include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/model.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qins_fuzz {
+
+/// For the harnesses: a property violation is a crash, so the fuzzer reports it.
+inline void abort_if(const std::string& problem) {
+  if (problem.empty()) return;
+  std::fprintf(stderr, "qins fuzz property violated: %s\n", problem.c_str());
+  std::abort();
+}
+
+/// Tensors equal in every stored bit: name, shape, code type, layout, codes, scales, bias.
+inline bool same_tensor(const qins::QinsLinear& a, const qins::QinsLinear& b) {
+  const auto ma = a.memory(), mb = b.memory();
+  return a.name() == b.name() && a.rows() == b.rows() && a.cols() == b.cols() &&
+         a.code_type() == b.code_type() && a.layout().granularity == b.layout().granularity &&
+         a.layout().group_size == b.layout().group_size && ma.code_bytes == mb.code_bytes &&
+         ma.scale_bytes == mb.scale_bytes && ma.bias_bytes == mb.bias_bytes &&
+         (ma.code_bytes == 0 || std::memcmp(a.code_bytes(), b.code_bytes(), ma.code_bytes) == 0) &&
+         (ma.scale_bytes == 0 ||
+          std::memcmp(a.scales().data(), b.scales().data(), ma.scale_bytes) == 0) &&
+         (ma.bias_bytes == 0 || std::memcmp(a.bias().data(), b.bias().data(), ma.bias_bytes) == 0);
+}
+
+/// The round trip of a parsed file: serialize(tensors) parses (checksums verified) to the
+/// same tensors, and serializing those gives the same bytes again. Returns what failed, or "".
+inline std::string qins_round_trip_problem(const std::vector<qins::QinsLinear>& tensors) {
+  std::vector<std::byte> bytes;
+  std::vector<qins::QinsLinear> again;
+  try {
+    bytes = qins::serialize(tensors);
+    again = qins::parse(bytes.data(), bytes.size());
+  } catch (const std::exception& e) {
+    return std::string("serialize/parse of parsed tensors threw: ") + e.what();
+  }
+  if (again.size() != tensors.size()) return "the round trip changed the tensor count";
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    if (!same_tensor(tensors[i], again[i]))
+      return "the round trip changed tensor '" + tensors[i].name() + "'";
+  if (qins::serialize(again) != bytes) return "serialize(parse(serialize(x))) != serialize(x)";
+  return {};
+}
+
+/// Uses every small tensor: decodes each row (codes must decode to finite weights) and runs
+/// both products, so that out-of-bounds reads of codes, scales or bias show up under ASan.
+/// Returns what failed, or "".
+inline std::string tensor_use_problem(const std::vector<qins::QinsLinear>& tensors) {
+  constexpr std::size_t kMaxWeights = std::size_t(1) << 16;
+  for (const qins::QinsLinear& t : tensors) {
+    if (t.rows() > kMaxWeights || t.cols() > kMaxWeights || t.rows() * t.cols() > kMaxWeights)
+      continue;
+    const bool codes = t.code_type() != qins::CodeType::float32;
+    std::vector<float> row(t.cols());
+    for (std::size_t r = 0; r < t.rows(); ++r) {
+      t.decode_row(r, row.data());
+      if (codes)
+        for (float w : row)
+          if (!std::isfinite(w))
+            return "tensor '" + t.name() + "' (" + qins::to_string(t.code_type()) +
+                   ") decodes row " + std::to_string(r) + " to a non-finite weight";
+    }
+    const std::vector<float> x(t.cols() * 3, 0.5f);
+    std::vector<float> y(t.rows() * 3);
+    t.forward(x.data(), y.data());
+    t.forward_batch(x.data(), 3, y.data());
+  }
+  return {};
+}
+
+/// Invariants of a Checkpoint returned by the llama2.c reader; reads the first and the
+/// last float of every tensor (ASan catches a wrong offset). Returns what failed, or "".
+inline std::string checkpoint_problem(const qins::llama2::Checkpoint& ck, std::size_t file_size) {
+  const qins::llama2::Config& c = ck.config();
+  if (!(c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 && c.n_kv_heads > 0 &&
+        c.vocab_size > 0 && c.seq_len > 0))
+    return "a non-positive config field was accepted";
+  if (!(c.dim % c.n_heads == 0 && c.head_size() % 2 == 0 && c.n_heads % c.n_kv_heads == 0))
+    return "inconsistent head counts were accepted";
+  if (28 + 4 * ck.num_floats() > file_size) return "the checkpoint holds more floats than the file";
+  const std::size_t dim = std::size_t(c.dim), kv = std::size_t(c.kv_dim()),
+                    hid = std::size_t(c.hidden_dim);
+  volatile float sink = 0;
+  auto touch = [&](const float* p, std::size_t n) { sink = sink + p[0] + p[n - 1]; };
+  touch(ck.token_embedding(), std::size_t(c.vocab_size) * dim);
+  touch(ck.wcls(), std::size_t(c.vocab_size) * dim);
+  touch(ck.rms_final_weight(), dim);
+  for (int l = 0; l < c.n_layers; ++l) {
+    touch(ck.rms_att_weight(l), dim);
+    touch(ck.wq(l), dim * dim);
+    touch(ck.wk(l), kv * dim);
+    touch(ck.wv(l), kv * dim);
+    touch(ck.wo(l), dim * dim);
+    touch(ck.rms_ffn_weight(l), dim);
+    touch(ck.w1(l), hid * dim);
+    touch(ck.w2(l), dim * hid);
+    touch(ck.w3(l), hid * dim);
+  }
+  (void)sink;
+  return {};
+}
+
+/// One token through a Model of the checkpoint: every accessor and shape the reader
+/// reported is used by the forward pass.
+inline void run_one_token(const std::shared_ptr<const qins::llama2::Checkpoint>& ck) {
+  const qins::llama2::Model model(ck);
+  qins::llama2::Session session(model);
+  (void)session.forward(ck->config().vocab_size - 1, 0);
+}
+
+}  // namespace qins_fuzz

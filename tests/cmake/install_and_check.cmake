@@ -1,0 +1,70 @@
+# SPDX-FileCopyrightText: 2026 The qins authors
+# SPDX-License-Identifier: MIT
+# Test fixture: cmake --install the build tree into PREFIX and check what was installed.
+# cmake -DBUILD_DIR=<build> -DSOURCE_DIR=<source> -DPREFIX=<prefix> -P install_and_check.cmake
+cmake_minimum_required(VERSION 3.21)  # script mode: current policies
+foreach(var BUILD_DIR SOURCE_DIR PREFIX)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "define ${var}")
+  endif()
+endforeach()
+file(REMOVE_RECURSE ${PREFIX})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed (${rc})")
+endif()
+
+# Every header, and nothing but headers, under include/qins.
+file(GLOB_RECURSE source_headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/qins/*)
+file(GLOB_RECURSE installed_headers RELATIVE ${PREFIX}/include ${PREFIX}/include/*)
+list(SORT source_headers)
+list(SORT installed_headers)
+if(NOT source_headers STREQUAL installed_headers)
+  message(FATAL_ERROR "installed headers differ from include/qins:\n  source: ${source_headers}\n"
+                      "  installed: ${installed_headers}")
+endif()
+
+# The CMake package and qins.pc under share/ (architecture-independent), nothing in lib/.
+foreach(file share/cmake/qins/qinsConfig.cmake share/cmake/qins/qinsConfigVersion.cmake
+             share/cmake/qins/qinsTargets.cmake share/pkgconfig/qins.pc)
+  if(NOT EXISTS ${PREFIX}/${file})
+    message(FATAL_ERROR "not installed: ${file}")
+  endif()
+endforeach()
+file(GLOB top RELATIVE ${PREFIX} ${PREFIX}/*)
+list(SORT top)
+if(NOT top STREQUAL "include;share")
+  message(FATAL_ERROR "the install prefix holds ${top}, expected only include and share")
+endif()
+
+# The version file: SameMajorVersion, and no 32/64-bit check (ARCH_INDEPENDENT).
+file(STRINGS ${SOURCE_DIR}/CMakeLists.txt project_line REGEX "^project\\(qins VERSION ")
+string(REGEX MATCH "VERSION ([0-9]+)\\.([0-9]+)\\.([0-9]+)" _ "${project_line}")
+set(major ${CMAKE_MATCH_1})
+set(minor ${CMAKE_MATCH_2})
+math(EXPR next_major "${major} + 1")
+math(EXPR next_minor "${minor} + 1")
+function(check_request requested pointer_size expected)
+  string(REPLACE "." ";" parts "${requested}")
+  list(GET parts 0 PACKAGE_FIND_VERSION_MAJOR)
+  list(GET parts 1 PACKAGE_FIND_VERSION_MINOR)
+  set(PACKAGE_FIND_VERSION ${requested})
+  set(PACKAGE_FIND_VERSION_PATCH 0)
+  set(PACKAGE_FIND_VERSION_COUNT 2)
+  set(CMAKE_SIZEOF_VOID_P ${pointer_size})
+  include(${PREFIX}/share/cmake/qins/qinsConfigVersion.cmake)
+  if(PACKAGE_VERSION_COMPATIBLE AND NOT PACKAGE_VERSION_UNSUITABLE)
+    set(found TRUE)
+  else()
+    set(found FALSE)
+  endif()
+  if(NOT found STREQUAL expected)
+    message(FATAL_ERROR "qinsConfigVersion.cmake ${PACKAGE_VERSION}: a request for ${requested} from a "
+                        "${pointer_size}-byte-pointer project gives ${found}, expected ${expected}")
+  endif()
+endfunction()
+check_request(${major}.${minor} 8 TRUE)
+check_request(${major}.${minor} 4 TRUE)  # architecture-independent
+check_request(${major}.${next_minor} 8 FALSE)
+check_request(${next_major}.0 8 FALSE)  # another major version
+message(STATUS "installed qins into ${PREFIX}")

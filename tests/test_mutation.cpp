@@ -1,0 +1,581 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Mutation tests of both readers: truncations, bit flips and extreme field values on valid files.
+//
+// Each mutated file must be rejected with qins::Error (or, for a .qins payload flip, by the
+// checksum), never crash, and never make a single allocation larger than
+// 4 x file size + 64 KiB. This executable replaces the global operator new to measure that.
+#include <qins/io.hpp>
+#include <qins/llama2/checkpoint.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "properties.hpp"
+
+#ifndef QINS_FUZZ_CORPUS_DIR
+#error "define QINS_FUZZ_CORPUS_DIR as the fuzz/corpus directory"
+#endif
+
+// ---- Allocation tracking: the largest single request while a reader runs ----
+
+namespace {
+
+std::atomic<bool> g_tracking{false};
+std::atomic<std::size_t> g_largest{0};
+
+void note_allocation(std::size_t n) noexcept {
+  if (!g_tracking.load(std::memory_order_relaxed)) return;
+  std::size_t seen = g_largest.load(std::memory_order_relaxed);
+  while (n > seen && !g_largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+  }
+}
+
+void* allocate(std::size_t n) {
+  note_allocation(n);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+
+void* allocate_aligned(std::size_t n, std::align_val_t alignment) {
+  note_allocation(n);
+  const std::size_t a = std::max(static_cast<std::size_t>(alignment), sizeof(void*));
+  const std::size_t rounded = n == 0 ? a : (n + a - 1) / a * a;  // aligned_alloc wants a multiple
+  if (rounded < n) throw std::bad_alloc();
+  if (void* p = std::aligned_alloc(a, rounded)) return p;
+  throw std::bad_alloc();
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) { return allocate(n); }
+void* operator new[](std::size_t n) { return allocate(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return allocate_aligned(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a) { return allocate_aligned(n, a); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  try {
+    return allocate_aligned(n, a);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  try {
+    return allocate_aligned(n, a);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+std::size_t allocation_cap(std::size_t file_size) { return 4 * file_size + 64 * 1024; }
+
+template <class Byte>
+std::vector<Byte> read_corpus_file(const std::string& name) {
+  const std::string path = std::string(QINS_FUZZ_CORPUS_DIR) + "/" + name;
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<char> chars((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+  INFO("corpus file " << path);
+  REQUIRE(!chars.empty());
+  std::vector<Byte> out(chars.size());
+  std::memcpy(out.data(), chars.data(), chars.size());
+  return out;
+}
+
+const char* const kQinsSeeds[] = {"fuzz_qins_file/seed_three_tensors.qins",
+                                  "fuzz_qins_file/seed_fixed_and_empty.qins"};
+const char* const kLlamaSeeds[] = {"fuzz_llama2_checkpoint/seed_shared_classifier.bin",
+                                   "fuzz_llama2_checkpoint/seed_separate_classifier.bin"};
+
+template <class U>
+U get(const Bytes& b, std::size_t at) {
+  return qins::detail::load_le<U>(b.data() + at);
+}
+template <class U>
+void put(Bytes& b, std::size_t at, U v) {
+  qins::detail::store_le<U>(b.data() + at, v);
+}
+// After patching a field, recompute the header checksum, so that the structural checks
+// behind it decide (when the header end itself is unusable the reader stops before it).
+void reseal(Bytes& b) {
+  const auto header_end = get<std::uint64_t>(b, 24);
+  if (header_end < 64 || header_end > b.size()) return;
+  put<std::uint64_t>(b, 56, qins::detail::header_checksum(b.data(), header_end));
+}
+
+// ---- The .qins reader ----
+
+enum class Outcome { accepted, rejected };
+
+struct QinsResult {
+  Outcome outcome = Outcome::rejected;
+  std::string message;  ///< what() of the rejection
+  std::vector<qins::QinsLinear> tensors;
+};
+
+// Parses `b` and checks what must hold whatever the outcome: no exception but qins::Error,
+// no allocation above the cap, and for an accepted file the round trip and decoding.
+QinsResult parse_qins(const Bytes& b, bool verify_checksums) {
+  qins::LoadOptions options;
+  options.verify_checksums = verify_checksums;
+  QinsResult r;
+  g_largest = 0;
+  g_tracking = true;
+  try {
+    r.tensors = qins::parse(b.data(), b.size(), options);
+    r.outcome = Outcome::accepted;
+  } catch (const qins::Error& e) {
+    r.message = e.what();
+  } catch (const std::exception& e) {
+    g_tracking = false;
+    FAIL("an exception other than qins::Error: " << e.what());
+  }
+  g_tracking = false;
+  INFO("largest single allocation " << g_largest.load() << " bytes for a " << b.size()
+                                    << "-byte file");
+  REQUIRE(g_largest.load() <= allocation_cap(b.size()));
+  if (r.outcome == Outcome::accepted) {
+    REQUIRE(qins_fuzz::qins_round_trip_problem(r.tensors) == "");
+    REQUIRE(qins_fuzz::tensor_use_problem(r.tensors) == "");
+  }
+  return r;
+}
+
+bool same_tensors(const std::vector<qins::QinsLinear>& a, const std::vector<qins::QinsLinear>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!qins_fuzz::same_tensor(a[i], b[i])) return false;
+  return true;
+}
+
+// Byte ranges of the .qins payload arrays (codes, scales, bias), from a valid file's table.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> payload_arrays(const Bytes& b) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+  const auto count = get<std::uint32_t>(b, 8);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::size_t e = 64 + 128 * std::size_t(i);
+    out.emplace_back(get<std::uint64_t>(b, e + 40), get<std::uint64_t>(b, e + 48));
+    out.emplace_back(get<std::uint64_t>(b, e + 56), 4 * get<std::uint64_t>(b, e + 64));
+    out.emplace_back(get<std::uint64_t>(b, e + 72), 4 * get<std::uint64_t>(b, e + 80));
+  }
+  return out;
+}
+
+bool in_array(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& arrays, std::size_t at) {
+  for (const auto& [offset, size] : arrays)
+    if (at >= offset && at < offset + size) return true;
+  return false;
+}
+
+// About 200 byte positions spread evenly over [begin, end). The step is odd, so the sample
+// hits every byte position of the 4-byte floats (sign and exponent bytes included).
+std::vector<std::size_t> sample(std::size_t begin, std::size_t end, std::size_t want = 200) {
+  std::vector<std::size_t> out;
+  const std::size_t n = end - begin;
+  const std::size_t step = std::max<std::size_t>(1, n / want) | 1;
+  for (std::size_t at = begin; at < end; at += step) out.push_back(at);
+  return out;
+}
+
+// One integer field of the header or of a table entry.
+struct Field {
+  std::size_t offset;
+  unsigned width;  ///< bytes: 1, 2, 4 or 8
+  std::string name;
+  bool checked;  ///< the reader must reject every large value written here
+};
+
+std::vector<Field> qins_fields(const Bytes& b) {
+  std::vector<Field> f = {{0, 4, "magic", true},
+                          {4, 2, "major version", true},
+                          {6, 2, "minor version", false},
+                          {8, 4, "tensor count", true},
+                          {12, 4, "table entry size", true},
+                          {16, 8, "table offset", true},
+                          {24, 8, "header end", true},
+                          {32, 8, "file size", true},
+                          {40, 8, "reserved", false},
+                          {48, 8, "reserved", false}};
+  const auto count = get<std::uint32_t>(b, 8);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::size_t e = 64 + 128 * std::size_t(i);
+    const std::string t = "tensor #" + std::to_string(i) + " ";
+    const bool per_group = get<std::uint8_t>(b, e + 13) == 3;
+    const bool has_rows = get<std::uint64_t>(b, e + 16) != 0;
+    const bool has_codes = get<std::uint64_t>(b, e + 48) != 0;
+    const bool has_scales = get<std::uint64_t>(b, e + 64) != 0;
+    const bool has_bias = get<std::uint64_t>(b, e + 80) != 0;
+    const Field entry[] = {{e + 0, 8, t + "name offset", true},
+                           {e + 8, 4, t + "name length", true},
+                           {e + 12, 1, t + "code type", true},
+                           {e + 13, 1, t + "granularity", true},
+                           {e + 14, 1, t + "has bias", true},
+                           {e + 15, 1, t + "reserved", false},
+                           {e + 16, 8, t + "rows", true},
+                           {e + 24, 8, t + "cols", has_rows},
+                           {e + 32, 8, t + "group size", per_group},
+                           {e + 40, 8, t + "codes offset", has_codes},
+                           {e + 48, 8, t + "code bytes", true},
+                           {e + 56, 8, t + "scales offset", has_scales},
+                           {e + 64, 8, t + "scale count", true},
+                           {e + 72, 8, t + "bias offset", has_bias},
+                           {e + 80, 8, t + "bias count", true},
+                           {e + 88, 8, t + "payload checksum", true},
+                           {e + 96, 8, t + "reserved", false},
+                           {e + 120, 8, t + "reserved", false}};
+    f.insert(f.end(), std::begin(entry), std::end(entry));
+  }
+  return f;
+}
+
+std::uint64_t read_field(const Bytes& b, const Field& f) {
+  switch (f.width) {
+    case 1:
+      return get<std::uint8_t>(b, f.offset);
+    case 2:
+      return get<std::uint16_t>(b, f.offset);
+    case 4:
+      return get<std::uint32_t>(b, f.offset);
+    default:
+      return get<std::uint64_t>(b, f.offset);
+  }
+}
+
+void write_field(Bytes& b, const Field& f, std::uint64_t v) {
+  switch (f.width) {
+    case 1:
+      put<std::uint8_t>(b, f.offset, static_cast<std::uint8_t>(v));
+      break;
+    case 2:
+      put<std::uint16_t>(b, f.offset, static_cast<std::uint16_t>(v));
+      break;
+    case 4:
+      put<std::uint32_t>(b, f.offset, static_cast<std::uint32_t>(v));
+      break;
+    default:
+      put<std::uint64_t>(b, f.offset, v);
+      break;
+  }
+}
+
+// The large values written into a field of `width` bytes: all ones (-1), INT_MIN, INT_MAX
+// at that width and at 32 bits, and huge sizes. Every one is far outside a tiny file.
+std::vector<std::uint64_t> large_values(unsigned width, std::size_t file_size) {
+  switch (width) {
+    case 1:
+      return {0xFF, 0x80, 0x7F, 0xFE};
+    case 2:
+      return {0xFFFF, 0x8000, 0x7FFF};
+    case 4:
+      return {0xFFFFFFFFu, 0x80000000u, 0x7FFFFFFFu, 0x10000000u};
+    default:
+      return {~std::uint64_t{0},
+              std::uint64_t{1} << 63,
+              (std::uint64_t{1} << 63) - 1,
+              0xFFFFFFFFu,
+              0x80000000u,
+              0x7FFFFFFFu,
+              std::uint64_t{1} << 40,
+              file_size + 64,
+              std::uint64_t(file_size) * 2};
+  }
+}
+
+}  // namespace
+
+TEST_CASE("qins file: the corpus seeds are valid, canonical files", "[mutation][io]") {
+  for (const char* name : kQinsSeeds) {
+    INFO(name);
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    const QinsResult r = parse_qins(seed, true);
+    REQUIRE(r.outcome == Outcome::accepted);
+    CHECK(g_largest.load() >= seed.size() / 8);  // the tracker sees the reader's allocations
+    CHECK(r.tensors.size() >= 2);
+    CHECK(qins::serialize(r.tensors) == seed);
+  }
+}
+
+TEST_CASE("qins file: every truncation and extension is rejected", "[mutation][io]") {
+  for (const char* name : kQinsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    for (const bool verify : {true, false}) {
+      for (std::size_t n = 0; n < seed.size(); ++n) {
+        INFO(name << " truncated to " << n << " bytes, checksums " << (verify ? "on" : "off"));
+        const Bytes cut(seed.begin(), seed.begin() + std::ptrdiff_t(n));
+        REQUIRE(parse_qins(cut, verify).outcome == Outcome::rejected);
+      }
+      for (const std::size_t extra : {1, 7, 64, 4096}) {
+        INFO(name << " extended by " << extra << " bytes");
+        Bytes longer = seed;
+        longer.resize(seed.size() + extra, std::byte{0});
+        REQUIRE(parse_qins(longer, verify).outcome == Outcome::rejected);
+      }
+    }
+  }
+}
+
+TEST_CASE("qins file: every bit flip in the header and the table is rejected", "[mutation][io]") {
+  for (const char* name : kQinsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    const auto header_end = get<std::uint64_t>(seed, 24);
+    std::size_t accepted_unverified = 0;
+    for (std::size_t at = 0; at < header_end; ++at) {
+      for (int bit = 0; bit < 8; ++bit) {
+        Bytes b = seed;
+        b[at] ^= std::byte(1u << bit);
+        INFO(name << ": bit " << bit << " of byte " << at << " flipped");
+        const QinsResult checked = parse_qins(b, true);
+        REQUIRE(checked.outcome == Outcome::rejected);
+        // Without the checksum a flip may give another valid file (a name, a reserved
+        // byte): then it must still round-trip, which parse_qins checks.
+        if (parse_qins(b, false).outcome == Outcome::accepted) ++accepted_unverified;
+      }
+    }
+    WARN(name << ": " << accepted_unverified << " of " << 8 * header_end
+              << " header/table bit flips form a valid file when checksums are skipped");
+  }
+}
+
+TEST_CASE("qins file: payload bit flips are caught by the checksum", "[mutation][io]") {
+  for (const char* name : kQinsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    const auto original = qins::parse(seed.data(), seed.size());
+    const auto arrays = payload_arrays(seed);
+    const auto header_end = static_cast<std::size_t>(get<std::uint64_t>(seed, 24));
+    for (const std::size_t at : sample(header_end, seed.size())) {
+      for (int bit = 0; bit < 8; ++bit) {
+        Bytes b = seed;
+        b[at] ^= std::byte(1u << bit);
+        INFO(name << ": bit " << bit << " of payload byte " << at << " flipped");
+        const QinsResult checked = parse_qins(b, true);
+        if (in_array(arrays, at)) {
+          REQUIRE(checked.outcome == Outcome::rejected);
+          CHECK_THAT(checked.message, Catch::Contains("payload checksum mismatch"));
+        } else {
+          // Alignment padding between arrays is covered by no checksum and read by nobody.
+          REQUIRE(checked.outcome == Outcome::accepted);
+          CHECK(same_tensors(checked.tensors, original));
+        }
+        parse_qins(b, false);  // may load (a flipped code is a valid code); must not crash
+      }
+    }
+  }
+}
+
+TEST_CASE("qins file: header and table fields set to 0, -1, INT_MIN, INT_MAX or huge are rejected",
+          "[mutation][io]") {
+  for (const char* name : kQinsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    std::size_t mutations = 0;
+    for (const Field& field : qins_fields(seed)) {
+      const std::uint64_t was = read_field(seed, field);
+      std::vector<std::uint64_t> values = large_values(field.width, seed.size());
+      const std::size_t large = values.size();
+      values.push_back(0);
+      values.push_back(was + 1);
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        Bytes b = seed;
+        write_field(b, field, values[i]);
+        if (b == seed) continue;
+        ++mutations;
+        INFO(name << ": " << field.name << " (offset " << field.offset << ") set to " << values[i]);
+        // As found: the header checksum no longer matches.
+        REQUIRE(parse_qins(b, true).outcome == Outcome::rejected);
+        // Resealed, so that the structural checks behind the checksum decide.
+        reseal(b);
+        const QinsResult structural = parse_qins(b, true);
+        if (field.checked && i < large) {
+          REQUIRE(structural.outcome == Outcome::rejected);
+          CHECK_THAT(structural.message, !Catch::Contains("header checksum"));
+        }
+        parse_qins(b, false);
+      }
+    }
+    // A wrong header checksum alone.
+    for (const std::uint64_t v : large_values(8, seed.size())) {
+      Bytes b = seed;
+      put<std::uint64_t>(b, 56, v);
+      INFO(name << ": header checksum set to " << v);
+      const QinsResult r = parse_qins(b, true);
+      REQUIRE(r.outcome == Outcome::rejected);
+      CHECK_THAT(r.message, Catch::Contains("header checksum mismatch"));
+    }
+    CHECK(mutations > 100);
+  }
+}
+
+// ---- The llama2.c checkpoint reader ----
+
+namespace {
+
+using CBytes = std::vector<unsigned char>;
+
+struct LlamaResult {
+  Outcome outcome = Outcome::rejected;
+  qins::ErrorKind kind = qins::ErrorKind::bad_file;
+  std::string message;
+};
+
+LlamaResult parse_llama(const CBytes& b) {
+  LlamaResult r;
+  std::shared_ptr<const qins::llama2::Checkpoint> ck;
+  g_largest = 0;
+  g_tracking = true;
+  try {
+    ck = std::make_shared<const qins::llama2::Checkpoint>(
+        qins::llama2::parse_checkpoint(b.data(), b.size(), "mutant"));
+    r.outcome = Outcome::accepted;
+  } catch (const qins::Error& e) {
+    r.kind = e.kind();
+    r.message = e.what();
+  } catch (const std::exception& e) {
+    g_tracking = false;
+    FAIL("an exception other than qins::Error: " << e.what());
+  }
+  g_tracking = false;
+  INFO("largest single allocation " << g_largest.load() << " bytes for a " << b.size()
+                                    << "-byte file");
+  REQUIRE(g_largest.load() <= allocation_cap(b.size()));
+  if (ck) {
+    REQUIRE(qins_fuzz::checkpoint_problem(*ck, b.size()) == "");
+    qins_fuzz::run_one_token(ck);
+  }
+  return r;
+}
+
+void put_i32(CBytes& b, std::size_t at, std::int32_t v) { std::memcpy(b.data() + at, &v, 4); }
+std::int32_t get_i32(const CBytes& b, std::size_t at) {
+  std::int32_t v;
+  std::memcpy(&v, b.data() + at, 4);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("llama2: the corpus seeds are valid checkpoints", "[mutation][llama2]") {
+  for (const char* name : kLlamaSeeds) {
+    INFO(name);
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    CHECK(parse_llama(seed).outcome == Outcome::accepted);
+    CHECK(g_largest.load() >= seed.size() / 2);  // the weights: one allocation
+  }
+}
+
+TEST_CASE("llama2: every truncation and extension is rejected", "[mutation][llama2]") {
+  for (const char* name : kLlamaSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    for (std::size_t n = 0; n < seed.size(); ++n) {
+      INFO(name << " truncated to " << n << " bytes");
+      const LlamaResult r = parse_llama(CBytes(seed.begin(), seed.begin() + std::ptrdiff_t(n)));
+      REQUIRE(r.outcome == Outcome::rejected);
+      REQUIRE(r.kind == qins::ErrorKind::bad_file);
+    }
+    for (const std::size_t extra : {1, 3, 4, 4096}) {
+      INFO(name << " extended by " << extra << " bytes");
+      CBytes longer = seed;
+      longer.resize(seed.size() + extra, 0);
+      REQUIRE(parse_llama(longer).outcome == Outcome::rejected);
+    }
+  }
+}
+
+TEST_CASE("llama2: every bit flip in the header is rejected", "[mutation][llama2]") {
+  for (const char* name : kLlamaSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    for (std::size_t at = 0; at < 28; ++at) {
+      for (int bit = 0; bit < 8; ++bit) {
+        CBytes b = seed;
+        b[at] ^= static_cast<unsigned char>(1u << bit);
+        INFO(name << ": bit " << bit << " of header byte " << at << " flipped");
+        const LlamaResult r = parse_llama(b);
+        REQUIRE(r.outcome == Outcome::rejected);
+        REQUIRE(r.kind == qins::ErrorKind::bad_file);
+      }
+    }
+  }
+}
+
+TEST_CASE("llama2: header fields set to 0, -1, INT_MIN, INT_MAX or huge are rejected",
+          "[mutation][llama2]") {
+  for (const char* name : kLlamaSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    for (std::size_t field = 0; field < 7; ++field) {
+      const std::int32_t was = get_i32(seed, 4 * field);
+      for (const std::int32_t v : {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, 1 << 20, (1 << 20) + 1,
+                                   1 << 30, was + 1, was * 2, -was, 0x616b3432}) {
+        if (v == was) continue;
+        CBytes b = seed;
+        put_i32(b, 4 * field, v);
+        INFO(name << ": header field " << field << " set to " << v);
+        const LlamaResult r = parse_llama(b);
+        REQUIRE(r.outcome == Outcome::rejected);
+        REQUIRE(r.kind == qins::ErrorKind::bad_file);
+      }
+    }
+  }
+}
+
+TEST_CASE("llama2: payload bit flips load or are rejected as non-finite, never crash",
+          "[mutation][llama2]") {
+  for (const char* name : kLlamaSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    std::size_t rejected = 0, total = 0;
+    for (const std::size_t at : sample(28, seed.size())) {
+      for (int bit = 0; bit < 8; ++bit) {
+        CBytes b = seed;
+        b[at] ^= static_cast<unsigned char>(1u << bit);
+        INFO(name << ": bit " << bit << " of payload byte " << at << " flipped");
+        const LlamaResult r = parse_llama(b);  // no checksum: a flipped weight is a valid file
+        ++total;
+        if (r.outcome == Outcome::rejected) {
+          ++rejected;
+          REQUIRE(r.kind == qins::ErrorKind::non_finite_value);
+        }
+      }
+    }
+    CHECK(rejected < total);
+  }
+}
