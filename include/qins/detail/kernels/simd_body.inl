@@ -200,6 +200,10 @@ struct Kernels {
   // B. Each row is summed segment by segment (one scale each): vector lanes plus a scalar
   // tail, in an order that does not depend on R or B, so a row's result is the same
   // whichever block it is computed in. Writes y[b * ldy + r].
+  // Four interleaved row streams defeat the hardware prefetcher in part: fetching each
+  // row 384 bytes ahead took a 4096 x 4096 uint8 GEMV from ~6.5 to ~7.9 G weights/s here.
+  static constexpr std::size_t kPrefetchCodes = 384;  // bytes ahead in each row
+
   template <class Code, std::size_t R, std::size_t B>
   static void gemv_block(const CodeMatrixView<Code>& w, std::size_t r0, const float* x, std::size_t ldx,
                          float* y, std::size_t ldy) {
@@ -216,6 +220,8 @@ struct Kernels {
       for (; j + V::width <= end; j += V::width) {
         typename V::F xv[B];
         for (std::size_t b = 0; b < B; ++b) xv[b] = V::load(x + b * ldx + j);
+        if (j % (64 / sizeof(Code)) == 0)  // one prefetch per cache line of each row's codes
+          for (std::size_t r = 0; r < R; ++r) __builtin_prefetch(w.row(r0 + r) + j + kPrefetchCodes / sizeof(Code));
         for (std::size_t r = 0; r < R; ++r) {
           const auto u = fast_decoded_times_alpha<Code>(V::template load_codes<Code>(w.row(r0 + r) + j));
           for (std::size_t b = 0; b < B; ++b) acc[r][b] = V::fmadd(xv[b], u, acc[r][b]);
