@@ -116,7 +116,7 @@ T calibrate_alpha_unchecked(const T* x, std::size_t n, Kernels k) {
 
 /// The alpha that (nearly) minimises the squared reconstruction error of x quantized to
 /// Code. An initial guess from the weights' magnitude moments is refined by a scan and
-/// a golden-section search on the real quantized error (27 evaluations), so the cost is
+/// a golden-section search on the real quantized error (at most 27 evaluations), so the cost is
 /// linear in n. Deterministic: every kernel path returns the same alpha.
 /// All-zero (or empty) input returns 1. The result lies in [min_alpha, max_alpha].
 /// @throws qins::Error naming the first NaN or infinite weight.
