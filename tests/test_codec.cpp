@@ -151,3 +151,9 @@ TEST_CASE("range forms of encode and decode check their sizes", "[codec]") {
   CHECK_THROWS_AS(qins::encode(x, too_short, 1.0f), qins::Error);
 }
 #endif
+
+TEST_CASE("decoding beyond the range of the type is an error, not infinity", "[codec][errors]") {
+  CHECK_THROWS_WITH(qins::decode(1e-45f, 1.0f), Catch::Contains("overflows"));
+  std::vector<float> z = {0.5f, 1e-30f}, x(2);
+  CHECK_THROWS_AS(qins::decode(z.data(), x.data(), 2, 1e-20f), qins::Error);
+}

@@ -283,3 +283,28 @@ TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documen
     CHECK(worst_step <= qins::QinsLinear::fast_decode_error(type) * double(m) / 2);
   }
 }
+
+TEST_CASE("a pool used from inside its own task runs the nested call inline", "[linear][threads]") {
+  qins::ThreadPool pool(2);
+  std::vector<int> hits(8, 0);
+  pool.parallel_for(4, [&](std::size_t i) {
+    pool.parallel_for(2, [&](std::size_t j) { hits[2 * i + j] += 1; });
+  });
+  CHECK(hits == std::vector<int>(8, 1));
+  CHECK_THROWS_AS(pool.parallel_for(3, [](std::size_t i) {
+    if (i == 1) throw std::runtime_error("task failed");
+  }), std::runtime_error);
+}
+
+TEST_CASE("options that cannot be represented are rejected, not converted", "[linear][errors]") {
+  std::vector<float> w = {1e9f, -1e9f, 0.5f, 0.25f};
+  qins::LinearOptions options;
+  options.granularity = AlphaGranularity::fixed;
+  options.alpha = 1e39;  // beyond float
+  CHECK_THROWS_AS(qins::QinsLinear(w.data(), 2, 2, options), qins::Error);
+  options.alpha = 1e30;  // alpha |x| overflows: without quantization z would be 0
+  options.quantize = false;
+  CHECK_THROWS_WITH(qins::QinsLinear(w.data(), 2, 2, options), Catch::Contains("overflows"));
+  options.quantize = true;  // codes saturate instead, keeping the sign
+  CHECK_NOTHROW(qins::QinsLinear(w.data(), 2, 2, options));
+}

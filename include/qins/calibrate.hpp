@@ -92,8 +92,10 @@ T calibrate_alpha_unchecked(const T* x, std::size_t n, Kernels k) {
   // Past the optimum the error climbs steeply: stop the scan once it has stayed well
   // above the best for a few points (this halves the scan on typical rows).
   double a = guess * kScanStart;
-  for (int i = 0, above = 0; i < kScanPoints && above < kScanPatience; ++i, a *= kScanRatio)
-    above = try_alpha(a) > kScanStopRatio * best_e ? above + 1 : 0;
+  for (int i = 0, above = 0; i < kScanPoints && above < kScanPatience; ++i, a *= kScanRatio) {
+    const double e = try_alpha(a);  // updates best_e first: the order is fixed
+    above = e > kScanStopRatio * best_e ? above + 1 : 0;
+  }
 
   double lo = best_alpha / kScanRatio, hi = best_alpha * kScanRatio;
   double c = hi - kInvPhi * (hi - lo), d = lo + kInvPhi * (hi - lo);

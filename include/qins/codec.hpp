@@ -32,7 +32,7 @@ T encode(T x, T alpha) {
 }
 
 /// Decodes one value: x = sign(z) (1 - |z|) / (alpha |z|), the exact inverse of encode.
-/// @throws qins::Error unless 0 < |z| <= 1 and alpha is finite and > 0.
+/// @throws qins::Error unless 0 < |z| <= 1, alpha is finite and > 0, and x is finite.
 template <class T>
 T decode(T z, T alpha) {
   detail::require_floating<T>();
@@ -40,7 +40,9 @@ T decode(T z, T alpha) {
   if (!(std::fabs(z) > T(0) && std::fabs(z) <= T(1)) || !detail::is_finite_bits(z))
     throw Error(ErrorKind::invalid_argument, "encoded value must satisfy 0 < |z| <= 1", {},
                 Error::npos, 0);
-  return detail::scalar::decode_ref(z, alpha);
+  const T x = detail::scalar::decode_ref(z, alpha);
+  if (!detail::is_finite_bits(x)) throw Error(ErrorKind::invalid_argument, "decoded value overflows", {}, Error::npos, 0);
+  return x;
 }
 
 /// Encodes n weights from x into z (the buffers may be the same; no alignment needed).
@@ -62,7 +64,8 @@ void encode(const T* x, T* z, std::size_t n, T alpha) {
 
 /// Decodes n values from z into x (the buffers may be the same).
 /// @throws qins::Error unless every 0 < |z| <= 1 (names the first bad column) and alpha
-///         is finite and > 0; nothing is written then.
+///         is finite and > 0, nothing written then; or if a decoded value overflows
+///         (x is unspecified then).
 template <class T>
 void decode(const T* z, T* x, std::size_t n, T alpha) {
   detail::require_floating<T>();
@@ -73,6 +76,9 @@ void decode(const T* z, T* x, std::size_t n, T alpha) {
       throw Error(ErrorKind::invalid_argument, "encoded value must satisfy 0 < |z| <= 1", {},
                   Error::npos, i);
   detail::with_kernels<T>([&](auto k) { k.decode(z, x, n, alpha); });
+  // A tiny |z| with a small alpha decodes beyond the range of T.
+  std::size_t bad = detail::with_kernels<T>([&](auto k) { return k.find_non_finite(x, n); });
+  if (bad != n) throw Error(ErrorKind::invalid_argument, "decoded value overflows", {}, Error::npos, bad);
 }
 
 #if __cplusplus >= 202002L

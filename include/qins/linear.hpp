@@ -209,7 +209,8 @@ class QinsLinear {
   /// y = W x + bias for one input: x has cols() floats, y receives rows() floats (they
   /// must not overlap). With a pool, rows are split over its threads.
   void forward(const float* x, float* y, ThreadPool* pool = nullptr) const {
-    detail::check_pointers(x, y, rows_ * cols_);
+    detail::check_pointers(x, x, cols_);
+    detail::check_pointers(y, y, rows_);
     if (rows_ == 0) return;
     const std::size_t chunks = (rows_ + kGemvChunkRows - 1) / kGemvChunkRows;
     run_chunks(pool, chunks, [&](std::size_t c) {
@@ -222,7 +223,11 @@ class QinsLinear {
   /// Y = W X + bias for a batch: input b is x[b * cols() .. (b + 1) * cols()), output b
   /// goes to y[b * rows() ..). Each tile of W is decoded once per call for all inputs.
   void forward_batch(const float* x, std::size_t batch, float* y, ThreadPool* pool = nullptr) const {
-    detail::check_pointers(x, y, rows_ * cols_ * batch);
+    if (batch != 0 && (cols_ > std::numeric_limits<std::size_t>::max() / batch ||
+                       rows_ > std::numeric_limits<std::size_t>::max() / batch))
+      throw Error(ErrorKind::invalid_argument, "batch size overflows", name_);
+    detail::check_pointers(x, x, cols_ * batch);
+    detail::check_pointers(y, y, rows_ * batch);
     if (batch == 1) return forward(x, y, pool);
     if (rows_ == 0 || batch == 0) return;
     std::fill(y, y + rows_ * batch, 0.0f);
@@ -339,11 +344,14 @@ class QinsLinear {
     bias_ = std::move(bias_values);
   }
 
-  static void encode_z(const float* w, std::size_t rows, std::size_t cols, const AlphaLayout& layout,
-                       const std::vector<float>& alphas, float* z) {
+  void encode_z(const float* w, std::size_t rows, std::size_t cols, const AlphaLayout& layout,
+                const std::vector<float>& alphas, float* z) const {
     for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t c = 0; c < cols; ++c)
+      for (std::size_t c = 0; c < cols; ++c) {
         z[r * cols + c] = detail::scalar::encode_ref(w[r * cols + c], alphas[layout.index(r, c, cols)]);
+        if (z[r * cols + c] == 0.0f)  // alpha |x| overflowed: z = 0 has no inverse
+          throw Error(ErrorKind::invalid_argument, "alpha * |x| overflows", name_, r, c);
+      }
   }
 
   static void check_z_values(const detail::SharedBytes& codes, std::size_t rows, std::size_t cols,

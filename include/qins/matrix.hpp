@@ -4,7 +4,9 @@
 // row-major matrix <-> codes + alphas conversions.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 
 #include "calibrate.hpp"
@@ -102,6 +104,11 @@ void quantize_matrix(const T* w, std::size_t rows, std::size_t cols, const Quant
   detail::check_pointers(w, codes, n);
   detail::check_pointers(w, alphas, n);
   const detail::Where where{&options.tensor_name};
+  // Check the double before narrowing it: a value beyond T's range cannot be converted.
+  if (!(std::fabs(options.alpha) <= static_cast<double>(std::numeric_limits<T>::max())))
+    throw Error(ErrorKind::invalid_argument, "alpha " + std::to_string(options.alpha) + " is not a finite " +
+                                                 (sizeof(T) == 4 ? "float" : "double"),
+                options.tensor_name);
   const T given = static_cast<T>(options.alpha);
   detail::check_alpha_for_codes<Code>(given, where);
   std::size_t bad = detail::with_kernels<T>([&](auto k) { return k.find_non_finite(w, n); });

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -27,16 +28,14 @@ class ThreadPool {
   explicit ThreadPool(unsigned threads) {
     if (threads == 0) throw Error(ErrorKind::invalid_argument, "a thread pool needs at least 1 thread");
     workers_.reserve(threads - 1);
-    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
-  }
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+    try {
+      for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    } catch (...) {  // the OS refused a thread: stop the ones already started, then report
+      stop_workers();
+      throw Error(ErrorKind::invalid_argument, "cannot start " + std::to_string(threads - 1) + " worker threads");
     }
-    wake_.notify_all();
-    for (auto& t : workers_) t.join();
   }
+  ~ThreadPool() { stop_workers(); }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
@@ -45,9 +44,14 @@ class ThreadPool {
 
   /// Calls task(i) for every i in [0, chunks), spread over the pool, and returns when all
   /// calls have returned. The first exception thrown by a task is rethrown here (the
-  /// remaining chunks are skipped).
+  /// remaining chunks are skipped). A task that calls parallel_for on the same pool gets
+  /// its chunks run inline on its own thread (no deadlock).
   template <class Task>
   void parallel_for(std::size_t chunks, Task&& task) {
+    if (current_pool() == this) {  // nested call from inside one of our tasks
+      for (std::size_t i = 0; i < chunks; ++i) task(i);
+      return;
+    }
     std::lock_guard<std::mutex> one_at_a_time(call_mutex_);
     if (workers_.empty() || chunks <= 1) {
       for (std::size_t i = 0; i < chunks; ++i) task(i);
@@ -84,7 +88,25 @@ class ThreadPool {
     std::mutex error_mutex;
   };
 
-  static void run(Job& job) {
+  // The pool whose task the calling thread is running, if any.
+  static const ThreadPool*& current_pool() noexcept {
+    thread_local const ThreadPool* pool = nullptr;
+    return pool;
+  }
+
+  void stop_workers() noexcept {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_)
+      if (t.joinable()) t.join();
+  }
+
+  void run(Job& job) const {
+    const ThreadPool* outer = current_pool();
+    current_pool() = this;
     for (std::size_t i; (i = job.next.fetch_add(1)) < job.chunks;) {
       try {
         job.call(job.task, i);
@@ -94,6 +116,7 @@ class ThreadPool {
         job.next.store(job.chunks);  // skip what is left
       }
     }
+    current_pool() = outer;
   }
 
   void worker_loop() {

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <vector>
 
+#include "../error.hpp"
 #include "model.hpp"
 
 namespace qins::llama2 {
@@ -52,7 +54,15 @@ inline std::vector<double> log_softmax(const std::vector<float>& logits) {
 
 /// Runs `model` greedily for as many tokens as the reference has, and teacher-forced on
 /// the reference sequence, and compares.
+/// @throws qins::Error if the reference's logits do not match its tokens and the
+/// model's vocabulary.
 inline GenerationComparison compare_generation(const Model& model, const Reference& reference, int bos = 1) {
+  if (reference.logits.size() != reference.tokens.size())
+    throw Error(ErrorKind::size_mismatch, "reference has " + std::to_string(reference.logits.size()) +
+                                              " logit vectors for " + std::to_string(reference.tokens.size()) + " tokens");
+  for (const auto& l : reference.logits)
+    if (l.size() != static_cast<std::size_t>(model.config().vocab_size))
+      throw Error(ErrorKind::size_mismatch, "reference logits do not match the model's vocabulary size");
   GenerationComparison c;
   c.tokens = reference.tokens.size();
   const std::vector<int> generated = generate_greedy(model, static_cast<int>(c.tokens), bos);

@@ -220,7 +220,8 @@ struct Kernels {
       for (; j + V::width <= end; j += V::width) {
         typename V::F xv[B];
         for (std::size_t b = 0; b < B; ++b) xv[b] = V::load(x + b * ldx + j);
-        if (j % (64 / sizeof(Code)) == 0)  // one prefetch per cache line of each row's codes
+        // One prefetch per cache line of each row's codes, never past the row's end.
+        if (j % (64 / sizeof(Code)) == 0 && j + kPrefetchCodes / sizeof(Code) < w.cols)
           for (std::size_t r = 0; r < R; ++r) __builtin_prefetch(w.row(r0 + r) + j + kPrefetchCodes / sizeof(Code));
         for (std::size_t r = 0; r < R; ++r) {
           const auto u = fast_decoded_times_alpha<Code>(V::template load_codes<Code>(w.row(r0 + r) + j));
