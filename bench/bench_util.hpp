@@ -12,22 +12,18 @@
 
 namespace qins_bench {
 
-/// Weights like a trained layer's: Gaussian, scale 0.02.
-inline std::vector<float> weights(std::size_t n, std::uint32_t seed = 1) {
+/// n Gaussian values of standard deviation sigma.
+inline std::vector<float> gaussian(std::size_t n, float sigma, std::uint32_t seed) {
   std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  std::vector<float> w(n);
-  for (auto& v : w) v = normal(rng);
-  return w;
+  std::normal_distribution<float> normal(0.0f, sigma);
+  std::vector<float> v(n);
+  for (auto& x : v) x = normal(rng);
+  return v;
 }
 
-inline std::vector<float> activations(std::size_t n, std::uint32_t seed = 2) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(n);
-  for (auto& v : x) v = normal(rng);
-  return x;
-}
+/// Weights like a trained layer's (scale 0.02) and activations of unit scale.
+inline std::vector<float> weights(std::size_t n, std::uint32_t seed = 1) { return gaussian(n, 0.02f, seed); }
+inline std::vector<float> activations(std::size_t n, std::uint32_t seed = 2) { return gaussian(n, 1.0f, seed); }
 
 /// Rates per iteration: weight-storage bytes read, weights processed and FLOPs.
 inline void set_rates(benchmark::State& state, double storage_bytes, double weights, double flops) {

@@ -33,13 +33,6 @@ inline T decode_ref(T z, T alpha) noexcept {
   return std::signbit(z) ? -m : m;
 }
 
-/// Rounds an in-range value to the nearest integer, ties to even, and narrows it.
-/// Callers clamp first, so the conversion is always defined.
-template <class Code, class T>
-inline Code to_code(T clamped) noexcept {
-  return static_cast<Code>(std::nearbyint(clamped));
-}
-
 /// code = clamp(round((z + 1) M / 2), 0, M), ties to even, in the precision of T.
 template <class Code, class T>
 inline Code quantize_ref(T z) noexcept {
