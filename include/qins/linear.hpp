@@ -234,10 +234,22 @@ class QinsLinear {
     if (rows_ == 0 || batch == 0) return;
     std::fill(y, y + rows_ * batch, 0.0f);
     const std::size_t chunks = (rows_ + kGemmChunkRows - 1) / kGemmChunkRows;
-    run_chunks(pool, chunks, [&](std::size_t c) {
-      const std::size_t r0 = c * kGemmChunkRows, r1 = std::min(rows_, r0 + kGemmChunkRows);
-      gemm_rows(r0, r1, x, batch, y);
-    });
+    auto chunk_rows = [&](std::size_t c) {
+      return std::pair<std::size_t, std::size_t>(c * kGemmChunkRows, std::min(rows_, (c + 1) * kGemmChunkRows));
+    };
+    if (code_type_ == CodeType::float32) {
+      run_chunks(pool, chunks, [&](std::size_t c) { gemm_z_rows(chunk_rows(c), x, batch, y); });
+    } else {
+      // One kernel table for the whole call: large batches are packed once, in its
+      // layout, for every thread (see the kernels' gemm).
+      detail::with_kernels<float>([&](auto k) {
+        std::vector<float> packed(k.packed_inputs_size(cols_, batch));
+        if (!packed.empty()) k.pack_inputs(x, cols_, batch, cols_, packed.data());
+        run_chunks(pool, chunks, [&](std::size_t c) {
+          gemm_code_rows(k, chunk_rows(c), x, packed.empty() ? nullptr : packed.data(), batch, y);
+        });
+      });
+    }
     add_bias(y, batch);
   }
 
@@ -424,24 +436,28 @@ class QinsLinear {
   }
 
   // Rows [r0, r1) of every output in the batch; y is the whole batch's output.
-  void gemm_rows(std::size_t r0, std::size_t r1, const float* x, std::size_t batch, float* y) const {
-    if (code_type_ == CodeType::float32) {
-      std::vector<float> out(r1 - r0);
-      for (std::size_t b = 0; b < batch; ++b) {
-        gemv_rows(r0, r1, x + b * cols_, out.data());
-        for (std::size_t r = r0; r < r1; ++r) y[b * rows_ + r] += out[r - r0];
-      }
-      return;
+  void gemm_z_rows(std::pair<std::size_t, std::size_t> rows, const float* x, std::size_t batch, float* y) const {
+    const auto [r0, r1] = rows;
+    std::vector<float> out(r1 - r0);
+    for (std::size_t b = 0; b < batch; ++b) {
+      gemv_rows(r0, r1, x + b * cols_, out.data());
+      for (std::size_t r = r0; r < r1; ++r) y[b * rows_ + r] += out[r - r0];
     }
-    thread_local std::vector<float> tile(detail::scalar::kGemmTileRows * detail::scalar::kGemmTileCols);
-    auto run = [&](auto code_tag) {
-      using Code = decltype(code_tag);
-      detail::with_kernels<float>([&](auto k) {
-        k.template gemm<Code>(view<Code>().rows_from(r0, r1), x, cols_, batch, y + r0, rows_, tile.data());
-      });
-    };
-    if (code_type_ == CodeType::uint8) run(std::uint8_t{});
-    else run(std::uint16_t{});
+  }
+
+  // The same for codes, with kernels k; `packed`: the inputs as k.pack_inputs lays them
+  // out, or null.
+  template <class Kernels>
+  void gemm_code_rows(Kernels k, std::pair<std::size_t, std::size_t> rows, const float* x, const float* packed,
+                      std::size_t batch, float* y) const {
+    const auto [r0, r1] = rows;
+    thread_local std::vector<float> scratch(detail::scalar::kGemmScratchFloats);
+    if (code_type_ == CodeType::uint8)
+      k.template gemm<std::uint8_t>(view<std::uint8_t>().rows_from(r0, r1), x, cols_, batch, y + r0, rows_,
+                                    scratch.data(), packed);
+    else
+      k.template gemm<std::uint16_t>(view<std::uint16_t>().rows_from(r0, r1), x, cols_, batch, y + r0, rows_,
+                                     scratch.data(), packed);
   }
 
   void add_bias(float* y, std::size_t batch) const {

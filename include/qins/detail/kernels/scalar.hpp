@@ -253,6 +253,9 @@ inline void gemv_ref(const CodeMatrixView<Code>& w, const float* x, float* y) no
 /// Tile of W that the batched product decodes at once: 16 x 512 floats = 32 KiB.
 inline constexpr std::size_t kGemmTileRows = 16;
 inline constexpr std::size_t kGemmTileCols = 512;
+/// Per-thread scratch of the batched products, in floats (64 KiB): at least one tile.
+inline constexpr std::size_t kGemmScratchFloats = 16 * 1024;
+static_assert(kGemmTileRows * kGemmTileCols <= kGemmScratchFloats, "a tile fits the scratch");
 
 /// Y += W X for a batch: X holds `batch` inputs of w.cols floats, input b at X + b * ldx;
 /// output b is added into Y + b * ldy.
@@ -309,9 +312,13 @@ struct Kernels {
   }
   template <class Code>
   static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
-                   std::size_t batch, float* y, std::size_t ldy, float* /*tile*/) {
+                   std::size_t batch, float* y, std::size_t ldy, float* /*tile*/,
+                   const float* /*packed*/ = nullptr) {
     gemm_ref(w, x, ldx, batch, y, ldy);
   }
+  /// The reference never packs its inputs.
+  static std::size_t packed_inputs_size(std::size_t /*cols*/, std::size_t /*batch*/) { return 0; }
+  static void pack_inputs(const float*, std::size_t, std::size_t, std::size_t, float*) {}
 };
 
 }  // namespace qins::detail::scalar

@@ -301,9 +301,11 @@ struct Kernels {
   /// Y += W X for a batch: each tile of W is decoded once (fast, as in gemv) into `tile`
   /// (kTileRows * kTileCols floats) and reused by every input of the batch,
   /// 4 rows x 3 inputs per register block. Y must hold zeros (or the bias) on entry.
+  /// With `packed` (the inputs as pack_inputs lays them out), the packed product instead.
   template <class Code>
   static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
-                   std::size_t batch, float* y, std::size_t ldy, float* tile) {
+                   std::size_t batch, float* y, std::size_t ldy, float* tile, const float* packed = nullptr) {
+    if (packed) return gemm_packed(w, packed, batch, y, ldy, tile);
     if (batch < kMinTiledBatch) {  // too few inputs to pay for a decoded tile
       std::size_t b = 0;
       for (; b + 2 <= batch; b += 2) add_gemv_rows<Code, 2>(w, x + b * ldx, ldx, y + b * ldy, ldy);
@@ -332,6 +334,117 @@ struct Kernels {
     std::size_t r = 0;
     for (; r + 4 <= rows; r += 4) dot_block<4, B>(tile + r * kb, kb, x, ldx, y + r, ldy);
     for (; r < rows; ++r) dot_block<1, B>(tile + r * kb, kb, x, ldx, y + r, ldy);
+  }
+
+  // ---- Large batches: packed inputs and an outer-product micro-kernel ----
+  //
+  // From kMinPackedBatch inputs on, the caller packs the batch once per call into panels
+  // of kPanelWidth inputs interleaved by column (panel[k * n + i] = value k of input i),
+  // and the product runs as BLAS kernels do. For each block of kPackedRows rows and up to
+  // kPackedBatch inputs, W is decoded kPackedCols columns at a time (fast, as in gemv);
+  // a block of 6 rows x kPanelWidth inputs stays in registers while k runs, each step
+  // broadcasting one weight per row against two vectors of inputs (12 FMAs for 8 loads,
+  // no horizontal sums); the partial sums go to a small row-major buffer and reach Y once.
+  static constexpr std::size_t kPanelWidth = 2 * V::width;
+  static constexpr std::size_t kMicroRows = 6;
+  static constexpr std::size_t kPackedRows = 4 * kMicroRows;
+  static constexpr std::size_t kPackedCols = 256;
+  static constexpr std::size_t kPackedBatch = 64;
+  static constexpr std::size_t kMinPackedBatch = 8;
+  static_assert(kPackedBatch % kPanelWidth == 0, "whole panels per batch block");
+  static_assert(kPackedRows * (kPackedCols + kPackedBatch) <= scalar::kGemmScratchFloats, "fits the scratch");
+
+  /// Floats pack_inputs writes for this batch, or 0 when the batch is too small to pack.
+  static std::size_t packed_inputs_size(std::size_t cols, std::size_t batch) {
+    return batch < kMinPackedBatch ? 0 : cols * round_up_to_vector(batch);
+  }
+
+  /// Panel q holds inputs [q P, q P + n), P = kPanelWidth, n = P or for the last panel
+  /// the rest rounded up to whole vectors (zeros beyond the batch), at xp + q P cols.
+  static void pack_inputs(const float* x, std::size_t ldx, std::size_t batch, std::size_t cols, float* xp) {
+    for (std::size_t b0 = 0; b0 < batch; b0 += kPanelWidth) {
+      const std::size_t n = panel_width(batch, b0);
+      float* panel = xp + b0 * cols;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* in = x + (b0 + i) * ldx;
+        if (b0 + i < batch)
+          for (std::size_t k = 0; k < cols; ++k) panel[k * n + i] = in[k];
+        else
+          for (std::size_t k = 0; k < cols; ++k) panel[k * n + i] = 0.0f;
+      }
+    }
+  }
+
+  static std::size_t round_up_to_vector(std::size_t n) { return (n + V::width - 1) / V::width * V::width; }
+  static std::size_t panel_width(std::size_t batch, std::size_t b0) {
+    return batch - b0 >= kPanelWidth ? kPanelWidth : round_up_to_vector(batch - b0);
+  }
+
+  // Y += W X from packed inputs; `scratch` holds scalar::kGemmScratchFloats floats.
+  template <class Code>
+  static void gemm_packed(const CodeMatrixView<Code>& w, const float* xp, std::size_t batch, float* y,
+                          std::size_t ldy, float* scratch) {
+    float* tile = scratch;                                // kPackedRows x kb weights
+    float* sums = scratch + kPackedRows * kPackedCols;  // kPackedRows x nb outputs, row-major
+    for (std::size_t nb0 = 0; nb0 < batch; nb0 += kPackedBatch) {
+      const std::size_t nb = round_up_to_vector(batch - nb0 < kPackedBatch ? batch - nb0 : kPackedBatch);
+      for (std::size_t r0 = 0; r0 < w.rows; r0 += kPackedRows) {
+        const std::size_t rows = w.rows - r0 < kPackedRows ? w.rows - r0 : kPackedRows;
+        std::fill(sums, sums + rows * nb, 0.0f);
+        for (std::size_t k0 = 0; k0 < w.cols; k0 += kPackedCols) {
+          const std::size_t kb = w.cols - k0 < kPackedCols ? w.cols - k0 : kPackedCols;
+          for (std::size_t r = 0; r < rows; ++r) decode_row_range(w, r0 + r, k0, kb, tile + r * kb);
+          // A panel's kb x kPanelWidth inputs stay in L1 while every row block uses them.
+          for (std::size_t b0 = nb0; b0 < nb0 + nb; b0 += kPanelWidth) {
+            const std::size_t n = panel_width(batch, b0);
+            const float* panel = xp + b0 * w.cols + k0 * n;
+            for (std::size_t m0 = 0; m0 < rows; m0 += kMicroRows) {
+              const std::size_t m = rows - m0 < kMicroRows ? rows - m0 : kMicroRows;
+              float* out = sums + m0 * nb + (b0 - nb0);
+              if (n == kPanelWidth) micro_rows<2>(m, tile + m0 * kb, kb, panel, out, nb);
+              else micro_rows<1>(m, tile + m0 * kb, kb, panel, out, nb);
+            }
+          }
+        }
+        for (std::size_t r = 0; r < rows; ++r)
+          for (std::size_t b = nb0; b < batch && b < nb0 + nb; ++b) y[b * ldy + r0 + r] += sums[r * nb + (b - nb0)];
+      }
+    }
+  }
+
+  template <std::size_t NV>
+  static void micro_rows(std::size_t rows, const float* tile, std::size_t kb, const float* panel, float* out,
+                         std::size_t ldo) {
+    static_assert(kMicroRows == 6, "one case per row count");
+    switch (rows) {
+      case 6: return micro_block<6, NV>(tile, kb, panel, out, ldo);
+      case 5: return micro_block<5, NV>(tile, kb, panel, out, ldo);
+      case 4: return micro_block<4, NV>(tile, kb, panel, out, ldo);
+      case 3: return micro_block<3, NV>(tile, kb, panel, out, ldo);
+      case 2: return micro_block<2, NV>(tile, kb, panel, out, ldo);
+      default: return micro_block<1, NV>(tile, kb, panel, out, ldo);
+    }
+  }
+
+  // out[r * ldo + b] += sum_k tile[r * kb + k] panel[k * NV W + b] for R rows and NV vectors of inputs.
+  template <std::size_t R, std::size_t NV>
+  static void micro_block(const float* tile, std::size_t kb, const float* panel, float* out, std::size_t ldo) {
+    typename V::F acc[R][NV];
+    for (auto& row : acc)
+      for (auto& a : row) a = V::set1(0.0f);
+    for (std::size_t k = 0; k < kb; ++k) {
+      typename V::F xv[NV];
+      for (std::size_t v = 0; v < NV; ++v) xv[v] = V::load(panel + (k * NV + v) * V::width);
+      for (std::size_t r = 0; r < R; ++r) {
+        const auto wv = V::set1(tile[r * kb + k]);
+        for (std::size_t v = 0; v < NV; ++v) acc[r][v] = V::fmadd(wv, xv[v], acc[r][v]);
+      }
+    }
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t v = 0; v < NV; ++v) {
+        float* o = out + r * ldo + v * V::width;
+        V::store(o, V::add(V::load(o), acc[r][v]));
+      }
   }
 
   // Weights [k0, k0 + kb) of row r, segment by segment, with the same fast decode as
