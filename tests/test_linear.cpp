@@ -28,8 +28,9 @@ std::vector<float> inputs(std::size_t n, std::uint32_t seed) {
 }
 
 // |y - reference| allowed for one output: the decode error forward() documents (GEMV
-// only), plus float summation over cols terms (a recursive-sum bound, cols * eps), plus
-// the rounding of adding the bias.
+// only), plus float summation over cols terms (a recursive-sum bound, cols * eps, of the
+// terms summed: |w x|, or for the products' split closed form (M/2) x / d and sign(d) x,
+// whose magnitudes add up to (|w| + 1/alpha) |x|), plus the rounding of adding the bias.
 double allowed_error(const qins::QinsLinear& layer, const std::vector<float>& w, const float* x,
                      std::size_t r, bool fast_decode, double bias) {
   double decode = 0, magnitude = 0;
@@ -41,7 +42,7 @@ double allowed_error(const qins::QinsLinear& layer, const std::vector<float>& w,
     decode += (std::fabs(double(w[r * cols + c])) + layer.scales()[slot]) * std::fabs(double(x[c]));
   }
   return (fast_decode ? qins::QinsLinear::fast_decode_error(layer.code_type()) * decode : 0.0) +
-         double(cols + 2) * FLT_EPSILON * magnitude + FLT_EPSILON * std::fabs(bias) + 1e-30;
+         double(cols + 2) * FLT_EPSILON * (fast_decode ? decode : magnitude) + FLT_EPSILON * std::fabs(bias) + 1e-30;
 }
 
 }  // namespace

@@ -89,9 +89,14 @@ struct LinearMemory {
 /// format's own rounding error of up to half a step (tests/test_linear.cpp). The zero
 /// codes (0 and M) are no exception: in products they contribute about 3.7e-4 / alpha
 /// times their input (uint8) instead of exactly 0; decode() returns exact zeros.
-/// forward_batch() decodes each tile of the matrix the same way, once per call, and
-/// reuses it for the whole batch. Both are deterministic: the result of a row does not depend on
-/// the thread count or on which other rows are computed with it.
+/// forward() and batches of 2 or 3 sum the closed form in two parts, (M/2) x / d and
+/// sign(d) x, so their float rounding is relative to sum (|w| + 1/alpha) |x| rather
+/// than sum |w x|. forward_batch() from 4 inputs on decodes tiles of the matrix the same
+/// way, once per call for up to 64 inputs, and reuses them for the whole batch; from 8
+/// inputs on it first copies the batch into an interleaved layout (a temporary of
+/// cols x batch floats, rounded up to the vector width). All are deterministic: the
+/// result of a row does not depend on the thread count or on which other rows are
+/// computed with it.
 ///
 /// Thread safety: a const QinsLinear may be used from several threads at once.
 class QinsLinear {
@@ -223,7 +228,7 @@ class QinsLinear {
   }
 
   /// Y = W X + bias for a batch: input b is x[b * cols() .. (b + 1) * cols()), output b
-  /// goes to y[b * rows() ..). Each tile of W is decoded once per call for all inputs.
+  /// goes to y[b * rows() ..). Each tile of W is decoded once per call for up to 64 inputs.
   void forward_batch(const float* x, std::size_t batch, float* y, ThreadPool* pool = nullptr) const {
     if (batch != 0 && (cols_ > std::numeric_limits<std::size_t>::max() / batch ||
                        rows_ > std::numeric_limits<std::size_t>::max() / batch))

@@ -41,6 +41,7 @@ struct V {
   static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F fnmadd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a b
+  static F fmsub(F a, F b, F c) { return _mm256_fmsub_ps(a, b, c); }    // a b - c
   static F min(F a, F b) { return _mm256_min_ps(a, b); }
   static F max(F a, F b) { return _mm256_max_ps(a, b); }
   static F sign_bit() { return _mm256_set1_ps(-0.0f); }

@@ -41,6 +41,7 @@ struct V {
   static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a b
+  static F fmsub(F a, F b, F c) { return _mm512_fmsub_ps(a, b, c); }    // a b - c
   static F min(F a, F b) { return _mm512_min_ps(a, b); }
   static F max(F a, F b) { return _mm512_max_ps(a, b); }
   static F sign_bit() { return _mm512_set1_ps(-0.0f); }
