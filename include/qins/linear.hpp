@@ -303,7 +303,7 @@ class QinsLinear {
 
   using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   static constexpr std::size_t kGemvChunkRows = 64;   // a multiple of the 4-row block
-  static constexpr std::size_t kGemmChunkRows = 64;   // a multiple of the 16-row tile
+  static constexpr std::size_t kGemmChunkRows = 96;   // a multiple of the 16- and 24-row tiles
 
   static void check_shape(std::size_t rows, std::size_t cols, CodeType code_type, const std::string& name) {
     if (bytes_per_weight(code_type) == 0)
