@@ -90,6 +90,7 @@ struct V {
   static constexpr std::size_t double_width = 4;
   static D dzero() { return _mm256_setzero_pd(); }
   static D dset1(double v) { return _mm256_set1_pd(v); }
+  static D dadd(D a, D b) { return _mm256_add_pd(a, b); }
   static D dmul(D a, D b) { return _mm256_mul_pd(a, b); }
   static D dfmadd(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
   static void dstore(double* p, D v) { _mm256_storeu_pd(p, v); }

@@ -95,6 +95,7 @@ struct V {
   static constexpr std::size_t double_width = 8;
   static D dzero() { return _mm512_setzero_pd(); }
   static D dset1(double v) { return _mm512_set1_pd(v); }
+  static D dadd(D a, D b) { return _mm512_add_pd(a, b); }
   static D dmul(D a, D b) { return _mm512_mul_pd(a, b); }
   static D dfmadd(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
   static void dstore(double* p, D v) { _mm512_storeu_pd(p, v); }

@@ -128,21 +128,38 @@ struct Kernels {
   template <class Code>
   static double quantization_squared_error(const float* x, std::size_t n, float alpha,
                                            float inv_alpha) {
+    static_assert(scalar::kSquaresBlock % scalar::kSumLanes == 0, "blocks of whole lane groups");
     const auto va = V::set1(alpha), vinv = V::set1(inv_alpha);
-    typename V::D acc[kDoublesPerBlock], e[kDoublesPerBlock];
+    typename V::D acc[kDoublesPerBlock];
+    typename V::F partial[kFloatsPerBlock];
     for (auto& a : acc) a = V::dzero();
+    for (auto& p : partial) p = V::set1(0.0f);
     std::size_t i = 0;
-    for (; i + scalar::kSumLanes <= n; i += scalar::kSumLanes) {
+    while (i + scalar::kSumLanes <= n) {
+      // Up to the end of the current block of kSquaresBlock elements, or of the data.
+      const std::size_t block_end = (i / scalar::kSquaresBlock + 1) * scalar::kSquaresBlock;
+      const std::size_t stop = block_end < n ? block_end : n;
+      for (; i + scalar::kSumLanes <= stop; i += scalar::kSumLanes)
+        for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
+          auto v = V::load(x + i + k * V::width);
+          auto u = decoded_times_alpha_vector<Code>(encode_quantize_vector<Code>(v, va));
+          auto e = V::fnmadd(u, vinv, v);  // as reconstruction_error_ref
+          partial[k] = V::fmadd(e, e, partial[k]);
+        }
+      if (i != block_end) break;  // a partial block: the reference finishes it
+      typename V::D wide[kDoublesPerBlock];  // as scalar::flush_squares
       for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
-        auto v = V::load(x + i + k * V::width);
-        auto u = decoded_times_alpha_vector<Code>(encode_quantize_vector<Code>(v, va));
-        V::widen(V::fnmadd(u, vinv, v), e + k * (V::width / V::double_width));  // as reconstruction_error_ref
+        V::widen(partial[k], wide + k * (V::width / V::double_width));
+        partial[k] = V::set1(0.0f);
       }
-      for (std::size_t q = 0; q < kDoublesPerBlock; ++q) acc[q] = V::dfmadd(e[q], e[q], acc[q]);
+      for (std::size_t q = 0; q < kDoublesPerBlock; ++q) acc[q] = V::dadd(acc[q], wide[q]);
     }
+    float partial_lanes[scalar::kSumLanes];
+    for (std::size_t k = 0; k < kFloatsPerBlock; ++k) V::store(partial_lanes + k * V::width, partial[k]);
     double lanes[scalar::kSumLanes];
     store_lanes(acc, lanes);
-    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, lanes);
+    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, partial_lanes, lanes);
+    scalar::flush_squares(partial_lanes, lanes);
     return scalar::reduce_lanes(lanes);
   }
 
