@@ -280,6 +280,7 @@ class QinsLinear {
     RowMajorMatrix w(static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols_));
     const bool stream = rows_ * cols_ * sizeof(float) >= detail::kStreamingOutputBytes;
     for (std::size_t r = 0; r < rows_; ++r) decode_row_into(r, w.data() + r * cols_, stream);
+    if (stream) detail::with_kernels<float>([](auto k) { k.finish_streaming(); });
     return w;
   }
 

@@ -310,6 +310,7 @@ struct Kernels {
   static void dequantize_decode(const Code* codes, T* x, std::size_t n, T inv_alpha, bool /*stream*/ = false) {
     dequantize_decode_ref<Code>(codes, x, n, inv_alpha);
   }
+  static void finish_streaming() {}  // the reference never streams
   static std::size_t find_non_finite(const T* x, std::size_t n) {
     return find_non_finite_ref(x, n);
   }

@@ -91,7 +91,8 @@ struct Kernels {
   }
 
   // With `stream`, the output bypasses the caches (non-temporal stores): for outputs far
-  // larger than the caches this saves reading every output line before writing it.
+  // larger than the caches this saves reading every output line before writing it. The
+  // caller ends a run of streaming calls with finish_streaming().
   template <class Code>
   static void dequantize_decode(const Code* codes, float* x, std::size_t n, float inv_alpha, bool stream = false) {
     const auto vinv = V::set1(inv_alpha);
@@ -101,12 +102,15 @@ struct Kernels {
         x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
       for (; i + V::width <= n; i += V::width)
         V::stream(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
-      V::store_fence();
     }
     for (; i + V::width <= n; i += V::width)
       V::store(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
     for (; i < n; ++i) x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
   }
+
+  /// Orders the streaming stores before whatever follows (one fence for a whole matrix,
+  /// not one per row or group).
+  static void finish_streaming() { V::store_fence(); }
 
   static std::size_t find_non_finite(const float* x, std::size_t n) {
     std::size_t i = 0;
@@ -198,6 +202,15 @@ struct Kernels {
 
   // ---- Products with a code matrix ----
 
+  // 1/d of integral-float codes, d = c - M/2: the hardware reciprocal, plus one Newton
+  // step for 16-bit codes (its accuracy: below).
+  template <class Code>
+  static typename V::F fast_reciprocal(typename V::F d) {
+    auto r = V::rcp(d);
+    if constexpr (CodeTraits<Code>::bits > 8) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
+    return r;
+  }
+
   // u(c) = (M/2) / d - sign(d), d = c - M/2 (a half-integer of magnitude 0.5 .. M/2,
   // exact in float), with 1/d from the hardware reciprocal. Its relative error (AVX2
   // 1.5 * 2^-12, AVX-512 2^-14) costs u at most that times M/2 / |d| = 1 + alpha |w|:
@@ -209,15 +222,6 @@ struct Kernels {
     const auto half = V::set1(float(CodeTraits<Code>::max_code) / 2.0f);
     auto d = V::sub(code, half);
     return V::fmadd(half, fast_reciprocal<Code>(d), V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
-  }
-
-  // 1/d of integral-float codes, d = c - M/2: the hardware reciprocal, plus one Newton
-  // step for 16-bit codes (see fast_decoded_times_alpha).
-  template <class Code>
-  static typename V::F fast_reciprocal(typename V::F d) {
-    auto r = V::rcp(d);
-    if constexpr (CodeTraits<Code>::bits > 8) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
-    return r;
   }
 
   // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
@@ -327,9 +331,9 @@ struct Kernels {
   static constexpr std::size_t kTileCols = scalar::kGemmTileCols;
 
   /// Y += W X for a batch: each tile of W is decoded once (fast, as in gemv) into `tile`
-  /// (kTileRows * kTileCols floats) and reused by every input of the batch,
-  /// 4 rows x 3 inputs per register block. Y must hold zeros (or the bias) on entry.
-  /// With `packed` (the inputs as pack_inputs lays them out), the packed product instead.
+  /// (scratch of scalar::kGemmScratchFloats floats) and reused by every input of the
+  /// batch, 4 rows x 3 inputs per register block. Y must hold zeros (or the bias) on
+  /// entry. With `packed` (the inputs as pack_inputs lays them out), the packed product.
   template <class Code>
   static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
                    std::size_t batch, float* y, std::size_t ldy, float* tile, const float* packed = nullptr) {
