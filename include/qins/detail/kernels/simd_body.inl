@@ -348,7 +348,7 @@ struct Kernels {
       const std::size_t rows = w.rows - r0 < kTileRows ? w.rows - r0 : kTileRows;
       for (std::size_t k0 = 0; k0 < w.cols; k0 += kTileCols) {
         const std::size_t kb = w.cols - k0 < kTileCols ? w.cols - k0 : kTileCols;
-        for (std::size_t r = 0; r < rows; ++r) decode_row_range(w, r0 + r, k0, kb, tile + r * kb);
+        decode_block(w, r0, rows, k0, kb, tile);
         const float* xk = x + k0;
         float* yr = y + r0;
         std::size_t b = 0;
@@ -425,7 +425,7 @@ struct Kernels {
         std::fill(sums, sums + rows * nb, 0.0f);
         for (std::size_t k0 = 0; k0 < w.cols; k0 += kPackedCols) {
           const std::size_t kb = w.cols - k0 < kPackedCols ? w.cols - k0 : kPackedCols;
-          for (std::size_t r = 0; r < rows; ++r) decode_row_range(w, r0 + r, k0, kb, tile + r * kb);
+          decode_block(w, r0, rows, k0, kb, tile);
           // A panel's kb x kPanelWidth inputs stay in L1 while every row block uses them.
           for (std::size_t b0 = nb0; b0 < nb0 + nb; b0 += kPanelWidth) {
             const std::size_t n = panel_width(batch, b0);
@@ -479,20 +479,26 @@ struct Kernels {
       }
   }
 
-  // Weights [k0, k0 + kb) of row r, segment by segment, with the same fast decode as
-  // gemv (the tail of a segment exactly).
+  // Weights [k0, k0 + kb) of rows [r0, r0 + rows) into rows x kb floats at out, segment
+  // by segment, with the same fast decode as gemv (the tail of a segment exactly). The
+  // first segment is found once per block: these runs are short, and a division per row
+  // cost as much as decoding the row's 256 weights.
   template <class Code>
-  static void decode_row_range(const CodeMatrixView<Code>& w, std::size_t r, std::size_t k0,
-                               std::size_t kb, float* out) {
-    const Code* codes = w.row(r);
-    for (std::size_t k = k0; k < k0 + kb;) {
-      const std::size_t g = k / w.span;
-      const std::size_t end = (g + 1) * w.span < k0 + kb ? (g + 1) * w.span : k0 + kb;
-      const float scale = w.scale(r, g);
-      const auto vscale = V::set1(scale);
-      for (; k + V::width <= end; k += V::width)
-        V::store(out + (k - k0), V::mul(fast_decoded_times_alpha<Code>(V::template load_codes<Code>(codes + k)), vscale));
-      for (; k < end; ++k) out[k - k0] = scalar::dequantize_decode_ref<Code>(codes[k], scale);
+  static void decode_block(const CodeMatrixView<Code>& w, std::size_t r0, std::size_t rows, std::size_t k0,
+                           std::size_t kb, float* out) {
+    const std::size_t g0 = k0 / w.span, stop = k0 + kb;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const Code* codes = w.row(r0 + r);
+      float* row_out = out + r * kb;
+      for (std::size_t k = k0, g = g0; k < stop; ++g) {
+        const std::size_t end = (g + 1) * w.span < stop ? (g + 1) * w.span : stop;
+        const float scale = w.scale(r0 + r, g);
+        const auto vscale = V::set1(scale);
+        for (; k + V::width <= end; k += V::width)
+          V::store(row_out + (k - k0),
+                   V::mul(fast_decoded_times_alpha<Code>(V::template load_codes<Code>(codes + k)), vscale));
+        for (; k < end; ++k) row_out[k - k0] = scalar::dequantize_decode_ref<Code>(codes[k], scale);
+      }
     }
   }
 };
