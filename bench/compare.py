@@ -23,7 +23,10 @@ import tempfile
 def run_suite(bench, repetitions, min_time, pattern):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         path = out.name
+    # Random interleaving runs the repetitions of all benchmarks in a shuffled order, so a
+    # slow phase of a shared machine falls on both sides of a pair, not on one.
     cmd = [bench, f"--benchmark_repetitions={repetitions}", f"--benchmark_min_time={min_time}",
+           "--benchmark_enable_random_interleaving=true",
            "--benchmark_report_aggregates_only=false", f"--benchmark_out={path}",
            "--benchmark_out_format=json", f"--benchmark_filter={pattern}"]
     print("running:", " ".join(cmd), file=sys.stderr)
