@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -248,11 +249,10 @@ class QinsLinear {
       // One kernel table for the whole call: large batches are packed once, in its
       // layout, for every thread (see the kernels' gemm).
       detail::with_kernels<float>([&](auto k) {
-        std::vector<float> packed(k.packed_inputs_size(cols_, batch));
-        if (!packed.empty()) k.pack_inputs(x, cols_, batch, cols_, packed.data());
-        run_chunks(pool, chunks, [&](std::size_t c) {
-          gemm_code_rows(k, chunk_rows(c), x, packed.empty() ? nullptr : packed.data(), batch, y);
-        });
+        const std::size_t packed_size = k.packed_inputs_size(cols_, batch);
+        std::unique_ptr<float[]> packed(packed_size ? new float[packed_size] : nullptr);  // every float written
+        if (packed) k.pack_inputs(x, cols_, batch, cols_, packed.get());
+        run_chunks(pool, chunks, [&](std::size_t c) { gemm_code_rows(k, chunk_rows(c), x, packed.get(), batch, y); });
       });
     }
     add_bias(y, batch);
