@@ -129,6 +129,28 @@ TEST_CASE("calibration picks the same alpha on every path", "[calibrate][kernels
   }
 }
 
+TEMPLATE_TEST_CASE("calibration and the squared error are exact under power-of-two scaling",
+                   "[calibrate][edge]", std::uint8_t, std::uint16_t) {
+  // Scaling weights by 2^k scales the best alpha by 2^-k and the error by 2^2k, exactly:
+  // the sums must neither underflow nor overflow however small or large the weights.
+  using Code = TestType;
+  for (std::size_t n : {std::size_t(1000), std::size_t(4096)}) {
+    const auto x = qins_test::random_weights<float>(n, Distribution::student_t3, 0.02, 5 + unsigned(n));
+    const float alpha = qins::calibrate_alpha<Code>(x.data(), n);
+    const double error = qins::quantization_squared_error<Code>(x.data(), n, alpha);
+    REQUIRE(error > 0);
+    for (int k : {-100, -60, -20, 20, 60, 100}) {
+      const float s = std::ldexp(1.0f, k);
+      std::vector<float> xs(n);
+      for (std::size_t i = 0; i < n; ++i) xs[i] = x[i] * s;
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(xs[i] / s == x[i]);  // the scaling itself is exact
+      INFO("n " << n << " scale 2^" << k);
+      CHECK(qins::calibrate_alpha<Code>(xs.data(), n) == alpha / s);
+      CHECK(qins::quantization_squared_error<Code>(xs.data(), n, alpha / s) == std::ldexp(error, 2 * k));
+    }
+  }
+}
+
 TEST_CASE("calibration of degenerate rows returns a usable alpha", "[calibrate][edge]") {
   auto check_row = [](std::vector<float> x) {
     const float alpha = qins::calibrate_alpha<std::uint8_t>(x.data(), x.size());

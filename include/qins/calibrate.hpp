@@ -84,10 +84,12 @@ T calibrate_alpha_unchecked(const T* x, std::size_t n, Kernels k) {
   k.scaled_moments(x, n, 1.0 / max_abs, sums);
   const double guess = initial_scaled_alpha(sums, n) / max_abs;
 
+  // The errors are compared, never reported: scaled as the public function scales them.
+  const T error_scale = scalar::squared_error_scale(static_cast<T>(max_abs));
   double best_alpha = 0, best_e = 0;
   auto try_alpha = [&](double a) {
     const T alpha = clamp_alpha<Code, T>(a);
-    const double e = k.template quantization_squared_error<Code>(x, n, alpha, T(1) / alpha);
+    const double e = k.template quantization_squared_error<Code>(x, n, alpha, T(1) / alpha, error_scale);
     if (best_alpha == 0 || e < best_e) best_e = e, best_alpha = static_cast<double>(alpha);
     return e;
   };

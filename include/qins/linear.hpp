@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -231,8 +232,10 @@ class QinsLinear {
   /// Y = W X + bias for a batch: input b is x[b * cols() .. (b + 1) * cols()), output b
   /// goes to y[b * rows() ..). Each tile of W is decoded once per call for up to 64 inputs.
   void forward_batch(const float* x, std::size_t batch, float* y, ThreadPool* pool = nullptr) const {
-    if (batch != 0 && (cols_ > std::numeric_limits<std::size_t>::max() / batch ||
-                       rows_ > std::numeric_limits<std::size_t>::max() / batch))
+    constexpr std::size_t max_size = std::numeric_limits<std::size_t>::max();
+    // (The packed copy of a large batch holds cols x batch floats, rounded up.)
+    if (batch != 0 && (batch > max_size / 2 || cols_ > max_size / sizeof(float) / (batch + 64) ||
+                       rows_ > max_size / batch))
       throw Error(ErrorKind::invalid_argument, "batch size overflows", name_);
     detail::check_pointers(x, x, cols_ * batch);
     detail::check_pointers(y, y, rows_ * batch);
@@ -250,7 +253,10 @@ class QinsLinear {
       // layout, for every thread (see the kernels' gemm).
       detail::with_kernels<float>([&](auto k) {
         const std::size_t packed_size = k.packed_inputs_size(cols_, batch);
-        std::unique_ptr<float[]> packed(packed_size ? new float[packed_size] : nullptr);  // every float written
+        std::unique_ptr<float, AlignedDelete> packed(  // aligned for full-vector loads; every float written
+            packed_size ? static_cast<float*>(::operator new(packed_size * sizeof(float),
+                                                             std::align_val_t(detail::kBufferAlignment)))
+                        : nullptr);
         if (packed) k.pack_inputs(x, cols_, batch, cols_, packed.get());
         run_chunks(pool, chunks, [&](std::size_t c) { gemm_code_rows(k, chunk_rows(c), x, packed.get(), batch, y); });
       });
@@ -280,7 +286,7 @@ class QinsLinear {
     RowMajorMatrix w(static_cast<Eigen::Index>(rows_), static_cast<Eigen::Index>(cols_));
     const bool stream = rows_ * cols_ * sizeof(float) >= detail::kStreamingOutputBytes;
     for (std::size_t r = 0; r < rows_; ++r) decode_row_into(r, w.data() + r * cols_, stream);
-    if (stream) detail::with_kernels<float>([](auto k) { k.finish_streaming(); });
+    if (stream) detail::finish_streaming();
     return w;
   }
 
@@ -303,6 +309,9 @@ class QinsLinear {
 
 
   using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  struct AlignedDelete {
+    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(detail::kBufferAlignment)); }
+  };
   static constexpr std::size_t kGemvChunkRows = 64;   // a multiple of the 4-row block
   static constexpr std::size_t kGemmChunkRows = 96;   // a multiple of the 16- and 24-row tiles
 

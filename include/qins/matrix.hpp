@@ -153,8 +153,8 @@ void dequantize_matrix(const Code* codes, std::size_t rows, std::size_t cols, co
   detail::with_kernels<T>([&](auto k) {
     for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot)
       k.template dequantize_decode<Code>(codes + start, w + start, span, T(1) / alphas[slot], stream);
-    if (stream) k.finish_streaming();
   });
+  if (stream) detail::finish_streaming();
 }
 
 }  // namespace qins

@@ -118,9 +118,10 @@ void dequantize_decode(const Code* codes, T* x, std::size_t n, T alpha) {
       [&](auto k) { k.template dequantize_decode<Code>(codes, x, n, inv_alpha); });
 }
 
-/// Sum of squared reconstruction errors of n weights quantized with alpha: squares and
-/// sums over blocks of 256 weights in T, the total in double (relative error about
-/// 1e-6 for float). The same value on every path (fixed summation order).
+/// Sum of squared reconstruction errors of n weights quantized with alpha: each error
+/// scaled by a power of two from max |x| (so no square under- or overflows), squares and
+/// sums over blocks of 256 weights in T, the total in double and unscaled (relative
+/// error about 1e-6 for float). The same value on every path (fixed summation order).
 /// @throws qins::Error as encode_quantize.
 template <class Code, class T>
 double quantization_squared_error(const T* x, std::size_t n, T alpha) {
@@ -130,7 +131,9 @@ double quantization_squared_error(const T* x, std::size_t n, T alpha) {
   detail::check_finite(x, n, {});
   const T inv_alpha = T(1) / alpha;
   return detail::with_kernels<T>([&](auto k) {
-    return k.template quantization_squared_error<Code>(x, n, alpha, inv_alpha);
+    const T scale = detail::scalar::squared_error_scale(k.max_abs(x, n));
+    const double s = static_cast<double>(scale);
+    return k.template quantization_squared_error<Code>(x, n, alpha, inv_alpha, scale) / (s * s);
   });
 }
 

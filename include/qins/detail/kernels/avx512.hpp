@@ -31,9 +31,8 @@ struct V {
 
   static F load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
-  /// Non-temporal store; p aligned to the vector size. Follow a run of them with store_fence().
+  /// Non-temporal store; p aligned to the vector size. Follow a run of them with detail::finish_streaming().
   static void stream(float* p, F v) { _mm512_stream_ps(p, v); }
-  static void store_fence() { _mm_sfence(); }
   static F set1(float v) { return _mm512_set1_ps(v); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }

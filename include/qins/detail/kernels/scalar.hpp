@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "../../code_traits.hpp"
 #include "../float_bits.hpp"
@@ -190,27 +191,42 @@ inline void flush_squares(T* partial, double* lanes) noexcept {
   for (std::size_t l = 0; l < kSumLanes; ++l) lanes[l] += static_cast<double>(partial[l]), partial[l] = T(0);
 }
 
-/// Adds (x - x')^2 of elements [begin, n), where x' is the reconstruction, into the
-/// partial sums, flushing them into lanes at the end of every block.
+/// The power of two that the squared-error sums scale each error by: 2^-e with e the
+/// exponent of max |x| (clamped to keep the scale a normal number). Errors are at most a
+/// few times max |x|, so scaled, their squares and block sums can neither overflow nor,
+/// for any error that matters against the total, underflow in T; and scaling by a power
+/// of two is exact, so the sums are the same on every path and for x times any power of two.
+template <class T>
+inline T squared_error_scale(T max_abs) noexcept {
+  if (!(max_abs > T(0)) || !std::isfinite(max_abs)) return T(1);
+  constexpr int limit = std::numeric_limits<T>::max_exponent - 2;  // 126 for float
+  int e = std::ilogb(max_abs);
+  e = e < -limit ? -limit : (e > limit ? limit : e);
+  return std::ldexp(T(1), -e);
+}
+
+/// Adds ((x - x') * scale)^2 of elements [begin, n), where x' is the reconstruction and
+/// scale a power of two (see squared_error_scale), into the partial sums, flushing them
+/// into lanes at the end of every block.
 template <class Code, class T>
 inline void add_squared_errors_ref(const T* x, std::size_t begin, std::size_t n, T alpha,
-                                   T inv_alpha, T* partial, double* lanes) noexcept {
+                                   T inv_alpha, T scale, T* partial, double* lanes) noexcept {
   for (std::size_t i = begin; i < n; ++i) {
-    const T e = reconstruction_error_ref<Code>(x[i], alpha, inv_alpha);
+    const T e = reconstruction_error_ref<Code>(x[i], alpha, inv_alpha) * scale;
     partial[i % kSumLanes] = std::fma(e, e, partial[i % kSumLanes]);
     if ((i + 1) % kSquaresBlock == 0) flush_squares(partial, lanes);
   }
 }
 
-/// Sum over i of (x_i - dequantize_decode(encode_quantize(x_i)))^2 (each difference
-/// rounded once, see reconstruction_error_ref; squares and block sums in T, the total in
-/// double).
+/// Sum over i of ((x_i - dequantize_decode(encode_quantize(x_i))) * scale)^2 (each
+/// difference rounded once, see reconstruction_error_ref; squares and block sums in T,
+/// the total in double). Divide by scale^2 for the unscaled sum.
 template <class Code, class T>
-inline double quantization_squared_error_ref(const T* x, std::size_t n, T alpha,
-                                             T inv_alpha) noexcept {
+inline double quantization_squared_error_ref(const T* x, std::size_t n, T alpha, T inv_alpha,
+                                             T scale = T(1)) noexcept {
   T partial[kSumLanes] = {};
   double lanes[kSumLanes] = {};
-  add_squared_errors_ref<Code>(x, 0, n, alpha, inv_alpha, partial, lanes);
+  add_squared_errors_ref<Code>(x, 0, n, alpha, inv_alpha, scale, partial, lanes);
   flush_squares(partial, lanes);
   return reduce_lanes(lanes);
 }
@@ -310,13 +326,12 @@ struct Kernels {
   static void dequantize_decode(const Code* codes, T* x, std::size_t n, T inv_alpha, bool /*stream*/ = false) {
     dequantize_decode_ref<Code>(codes, x, n, inv_alpha);
   }
-  static void finish_streaming() {}  // the reference never streams
   static std::size_t find_non_finite(const T* x, std::size_t n) {
     return find_non_finite_ref(x, n);
   }
   template <class Code>
-  static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha) {
-    return quantization_squared_error_ref<Code>(x, n, alpha, inv_alpha);
+  static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha, T scale = T(1)) {
+    return quantization_squared_error_ref<Code>(x, n, alpha, inv_alpha, scale);
   }
   static T max_abs(const T* x, std::size_t n) { return max_abs_ref(x, n); }
   static void scaled_moments(const T* x, std::size_t n, double scale, double* sums) {

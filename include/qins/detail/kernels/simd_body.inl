@@ -97,7 +97,7 @@ struct Kernels {
 
   // With `stream`, the output bypasses the caches (non-temporal stores): for outputs far
   // larger than the caches this saves reading every output line before writing it. The
-  // caller ends a run of streaming calls with finish_streaming().
+  // caller ends a run of streaming calls with detail::finish_streaming().
   template <class Code>
   static void dequantize_decode(const Code* codes, float* x, std::size_t n, float inv_alpha, bool stream = false) {
     const auto vinv = V::set1(inv_alpha);
@@ -112,10 +112,6 @@ struct Kernels {
       V::store(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
     for (; i < n; ++i) x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
   }
-
-  /// Orders the streaming stores before whatever follows (one fence for a whole matrix,
-  /// not one per row or group).
-  static void finish_streaming() { V::store_fence(); }
 
   static std::size_t find_non_finite(const float* x, std::size_t n) {
     std::size_t i = 0;
@@ -137,9 +133,9 @@ struct Kernels {
 
   template <class Code>
   static double quantization_squared_error(const float* x, std::size_t n, float alpha,
-                                           float inv_alpha) {
+                                           float inv_alpha, float scale = 1.0f) {
     static_assert(scalar::kSquaresBlock % scalar::kSumLanes == 0, "blocks of whole lane groups");
-    const auto va = V::set1(alpha), vinv = V::set1(inv_alpha);
+    const auto va = V::set1(alpha), vinv = V::set1(inv_alpha), vscale = V::set1(scale);
     typename V::D acc[kDoublesPerBlock];
     typename V::F partial[kFloatsPerBlock];
     QINS_DETAIL_UNROLL
@@ -156,7 +152,7 @@ struct Kernels {
         for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
           auto v = V::load(x + i + k * V::width);
           auto u = decoded_times_alpha_vector<Code>(encode_quantize_vector<Code>(v, va));
-          auto e = V::fnmadd(u, vinv, v);  // as reconstruction_error_ref
+          auto e = V::mul(V::fnmadd(u, vinv, v), vscale);  // as reconstruction_error_ref
           partial[k] = V::fmadd(e, e, partial[k]);
         }
       if (i != block_end) break;  // a partial block: the reference finishes it
@@ -174,7 +170,7 @@ struct Kernels {
     for (std::size_t k = 0; k < kFloatsPerBlock; ++k) V::store(partial_lanes + k * V::width, partial[k]);
     double lanes[scalar::kSumLanes];
     store_lanes(acc, lanes);
-    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, partial_lanes, lanes);
+    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, scale, partial_lanes, lanes);
     scalar::flush_squares(partial_lanes, lanes);
     return scalar::reduce_lanes(lanes);
   }
@@ -432,11 +428,12 @@ struct Kernels {
       const std::size_t n = panel_width(batch, b0);
       float* panel = xp + b0 * cols;
       for (std::size_t i = 0; i < n; ++i) {
-        const float* in = x + (b0 + i) * ldx;
-        if (b0 + i < batch)
+        if (b0 + i < batch) {
+          const float* in = x + (b0 + i) * ldx;
           for (std::size_t k = 0; k < cols; ++k) panel[k * n + i] = in[k];
-        else
+        } else {
           for (std::size_t k = 0; k < cols; ++k) panel[k * n + i] = 0.0f;
+        }
       }
     }
   }
