@@ -297,10 +297,36 @@ struct Kernels {
       for (std::size_t b = 0; b < B; ++b) y[b * ldy + r] = V::reduce_add(total[r][b]) + tail_total[r][b];
   }
 
+  // Hardware prefetchers stop at 4 KiB pages, so when rows of codes are about a page long
+  // the first lines of every row would be demand misses: gemv_rows asks for them two
+  // blocks of rows ahead. Measured on 4096 x 4096 and 11008 x 4096: +10% for uint8,
+  // 0-11% for uint16; +5% with rows of 2 KiB, nothing with shorter rows (the four rows
+  // of a block are then one stream) and -3% on a 256 x 256 layer in cache, hence the
+  // threshold. Asking for the start of every page a row crosses, or more lines, was slower.
+  static constexpr std::size_t kRowPrefetchMinRowBytes = 2048;
+  static constexpr std::size_t kRowPrefetchBytes = 256;
+  static constexpr std::size_t kRowPrefetchAhead = 8;
+  static constexpr std::size_t kCacheLineBytes = 64;
+
+  template <class Code>
+  static void prefetch_row_starts(const CodeMatrixView<Code>& w, std::size_t r0, std::size_t rows) {
+    const std::size_t row_bytes = w.cols * sizeof(Code);
+    const std::size_t bytes = row_bytes < kRowPrefetchBytes ? row_bytes : kRowPrefetchBytes;
+    for (std::size_t r = r0; r < r0 + rows; ++r)
+      for (std::size_t offset = 0; offset < bytes; offset += kCacheLineBytes)
+        V::prefetch(reinterpret_cast<const char*>(w.row(r)) + offset);
+  }
+
   template <class Code, std::size_t B>
   static void gemv_rows(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx, float* y, std::size_t ldy) {
+    const bool prefetch = w.cols * sizeof(Code) >= kRowPrefetchMinRowBytes;
+    // The rows the loop below would not ask for ahead: callers pass row chunks (64 rows).
+    if (prefetch) prefetch_row_starts(w, 0, w.rows < kRowPrefetchAhead ? w.rows : kRowPrefetchAhead);
     std::size_t r = 0;
-    for (; r + 4 <= w.rows; r += 4) gemv_block<Code, 4, B>(w, r, x, ldx, y + r, ldy);
+    for (; r + 4 <= w.rows; r += 4) {
+      if (prefetch && r + kRowPrefetchAhead + 4 <= w.rows) prefetch_row_starts(w, r + kRowPrefetchAhead, 4);
+      gemv_block<Code, 4, B>(w, r, x, ldx, y + r, ldy);
+    }
     for (; r < w.rows; ++r) gemv_block<Code, 1, B>(w, r, x, ldx, y + r, ldy);
   }
 
