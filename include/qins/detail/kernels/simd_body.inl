@@ -241,8 +241,8 @@ struct Kernels {
   // d) and one add; M/2 and the scale are applied once per segment. Each row is summed
   // segment by segment (one scale each): vector lanes plus a scalar tail, in an order
   // that does not depend on R or B, so a row's result is the same whichever block it is
-  // computed in. Writes y[b * ldy + r]. (Software prefetching of the rows measured
-  // slower than the hardware prefetcher with this loop, in cache and from memory.)
+  // computed in. Writes y[b * ldy + r]. (Prefetching ahead within the rows measured
+  // slower than the hardware prefetcher; gemv_rows only asks for each row's first lines.)
 
   template <class Code, std::size_t R, std::size_t B>
   static void gemv_block(const CodeMatrixView<Code>& w, std::size_t r0, const float* x, std::size_t ldx,
