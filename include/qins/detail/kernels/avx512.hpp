@@ -33,7 +33,7 @@ struct V {
   static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
   /// Non-temporal store; p aligned to the vector size. Follow a run of them with detail::finish_streaming().
   static void stream(float* p, F v) { _mm512_stream_ps(p, v); }
-  /// Asks for the cache line holding p (a hint: never faults, whatever p is).
+  /// Asks for the cache line holding p, a pointer into a live object (the hint itself never faults).
   static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
   static F set1(float v) { return _mm512_set1_ps(v); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
