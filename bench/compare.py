@@ -67,12 +67,35 @@ def table(m):
              "|---|---|---|---|---|---|---|---|"]
     for p, impl, shape, tq, te, ratio, wps, n in rows:
         lines.append(f"| {p} | {impl} | {shape} | {tq:.3f} | {te:.3f} | **{ratio:.2f}x** | {wps / 1e9:.2f} | {n} |")
+    lines += per_input_table(m)
     codec = [(k, v) for k, v in sorted(m.items()) if k.startswith(("BM_dequantize", "BM_encode"))]
     if codec:
         lines += ["", "| codec kernel | ms | G weights/s | reps |", "|---|---|---|---|"]
         for k, (t, wps, n) in codec:
             lines.append(f"| {k[3:]} | {t * 1e3:.3f} | {wps / 1e9:.3f} | {n} |")
     return "\n".join(lines)
+
+
+def per_input_table(m):
+    """Time per input of each batched qins product over the batch-1 GEMV of the same
+    layer and thread count (the issue's "never slower per input" check), as lines."""
+    groups = {}
+    for name, (t, _, _) in m.items():
+        parts = name.split("/")
+        if parts[0] == "BM_gemm" and parts[1] != "eigen_f32" and len(parts) == 6:
+            impl, rows, cols, batch, threads = parts[1:]
+            groups.setdefault((impl, rows, cols, threads), {})[int(batch)] = t / int(batch)
+    lines = []
+    for (impl, rows, cols, threads), per_input in sorted(groups.items()):
+        gemv = m.get(f"BM_gemv/{impl}/{rows}/{cols}/{threads}")
+        if not gemv:
+            continue
+        if not lines:
+            lines = ["", "| per input vs batch-1 GEMV | rows/cols/threads | GEMV ms | batch: ms per input (ratio) |",
+                     "|---|---|---|---|"]
+        cells = ", ".join(f"{b}: {v * 1e3:.3f} ({v / gemv[0]:.2f})" for b, v in sorted(per_input.items()))
+        lines.append(f"| {impl} | {rows}/{cols}/{threads} | {gemv[0] * 1e3:.3f} | {cells} |")
+    return lines
 
 
 def main():
