@@ -305,10 +305,11 @@ struct Kernels {
 
   // Hardware prefetchers stop at 4 KiB pages, so when rows of codes are about a page long
   // the first lines of every row would be demand misses: gemv_rows asks for them two
-  // blocks of rows ahead (not for the 1-3 single rows at the end of a matrix). Measured on 4096 x 4096 and 11008 x 4096: +10% for uint8,
-  // 0-11% for uint16; +5% with rows of 2 KiB, nothing with shorter rows (the four rows
-  // of a block are then one stream) and -3% on a 256 x 256 layer in cache, hence the
-  // threshold. Asking for the start of every page a row crosses, or more lines, was slower.
+  // blocks of rows ahead (not for the 1-3 single rows at the end of a matrix). Measured
+  // on 4096 x 4096 and 11008 x 4096: +10% for uint8, 0-11% for uint16; +5% with rows of
+  // 2 KiB, nothing with shorter rows (the four rows of a block are then one stream) and
+  // -3% on a 256 x 256 layer in cache, hence the threshold. Asking for the start of every
+  // page a row crosses, or for more lines, was slower.
   static constexpr std::size_t kRowPrefetchMinRowBytes = 2048;
   static constexpr std::size_t kRowPrefetchBytes = 256;
   static constexpr std::size_t kRowPrefetchAhead = 8;
