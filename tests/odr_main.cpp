@@ -1,10 +1,13 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // ODR check: two translation units include every public header, link, and compute the same.
+#include <qins/llama2/baselines.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/sampler.hpp>
+#include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
 
 #include <cstdio>

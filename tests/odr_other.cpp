@@ -1,10 +1,13 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Second translation unit of the ODR check: the same headers and computations as odr_main.cpp.
+#include <qins/llama2/baselines.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/sampler.hpp>
+#include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
 
 #include <cstddef>

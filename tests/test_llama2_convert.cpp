@@ -2,8 +2,15 @@
 // SPDX-License-Identifier: MIT
 // Converting the real model: the quantize flag reaches every layer, memory is exactly
 // what is held, and the generation metrics order the schemes as they should.
+#include <qins/llama2/baselines.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -11,16 +18,28 @@
 
 using qins::AlphaGranularity;
 using qins::CodeType;
+using qins::LinearOptions;
 using namespace qins::llama2;
 
 namespace {
 
-const Reference& reference200() {
-  static const Reference r = [] {
-    Model base(qins_test::checkpoint());
-    return make_reference(base, 200);
-  }();
-  return r;
+std::shared_ptr<const Checkpoint> babyllama() {
+  static const auto ck = std::make_shared<const Checkpoint>(
+      read_checkpoint(std::string(QINS_TEST_MODELS_DIR) + "/babyllama105.bin"));
+  return ck;
+}
+
+// Float32's greedy text from BOS (200 tokens) and two samples: the sequences the metrics
+// are measured on.
+const Reference& reference_of(const std::shared_ptr<const Checkpoint>& ck) {
+  static std::map<const Checkpoint*, Reference> cache;
+  auto it = cache.find(ck.get());
+  if (it != cache.end()) return it->second;
+  const Model base(ck);
+  Reference r = make_reference(base, {write_sequence(base, "greedy", {1}, 200, Sampler()),
+                                      write_sequence(base, "seed 1", {1}, 100, Sampler(1.0f, 1.0f, 1)),
+                                      write_sequence(base, "seed 2", {1}, 100, Sampler(1.0f, 1.0f, 2))});
+  return cache.emplace(ck.get(), std::move(r)).first->second;
 }
 
 struct Converted {
@@ -28,8 +47,9 @@ struct Converted {
   ConversionReport report;
 };
 
-Converted converted(const ConvertOptions& options) {
-  Model m(qins_test::checkpoint());
+Converted converted(const ConvertOptions& options,
+                    const std::shared_ptr<const Checkpoint>& ck = qins_test::checkpoint()) {
+  Model m(ck);
   ConversionReport r = convert(m, options);
   return {std::move(m), std::move(r)};
 }
@@ -97,33 +117,105 @@ TEST_CASE("the prototype's safe selection leaves wq and wk in float32", "[llama2
   }
 }
 
-TEST_CASE("the float codec and uint16 keep all 200 greedy tokens", "[llama2][convert][model]") {
-  ConvertOptions float_codec;
-  float_codec.linear.quantize = false;
-  float_codec.linear.granularity = AlphaGranularity::fixed;  // the prototype's Pattern A
-  const auto a = compare_generation(converted(float_codec).model, reference200());
-  CHECK(a.token_match == 200);
-  CHECK(a.first_divergence == -1);
-  CHECK(a.mean_kld < 1e-6);
+TEST_CASE("the float codec and uint16 keep all 200 greedy tokens on both models", "[llama2][convert][model]") {
+  for (const auto& ck : {qins_test::checkpoint(), babyllama()}) {
+    const Reference& ref = reference_of(ck);
+    ConvertOptions float_codec;
+    float_codec.linear.quantize = false;
+    float_codec.linear.granularity = AlphaGranularity::fixed;  // the prototype's Pattern A
+    const Model a = converted(float_codec, ck).model;
+    const auto ga = compare_greedy(a, ref.sequences[0]);
+    CHECK(ga.token_match == 200);
+    CHECK(ga.first_divergence == -1);
+    CHECK(compare_distributions(a, ref).mean_kld < 1e-7);
 
-  ConvertOptions u16;
-  u16.linear.code_type = CodeType::uint16;
-  const auto b = compare_generation(converted(u16).model, reference200());
-  CHECK(b.token_match == 200);
-  CHECK(b.top1_agreement == 1.0);
+    ConvertOptions u16;
+    u16.linear.code_type = CodeType::uint16;
+    const Model b = converted(u16, ck).model;
+    CHECK(compare_greedy(b, ref.sequences[0]).token_match == 200);
+    const auto db = compare_distributions(b, ref);
+    CHECK(db.top1_agreement == 1.0);
+    CHECK(db.mean_kld < 1e-6);
+  }
 }
 
-TEST_CASE("calibrated uint8 beats alpha = 1 on KL divergence and top-1 agreement", "[llama2][convert][model]") {
-  ConvertOptions fixed;
-  fixed.linear.granularity = AlphaGranularity::fixed;
-  const auto at_one = compare_generation(converted(fixed).model, reference200());
-  for (AlphaGranularity g : {AlphaGranularity::per_tensor, AlphaGranularity::per_row, AlphaGranularity::per_group}) {
-    ConvertOptions o;
-    o.linear.granularity = g;
-    const auto c = compare_generation(converted(o).model, reference200());
-    INFO(qins::to_string(g) << ": KL " << c.mean_kld << " vs " << at_one.mean_kld << ", top-1 " << c.top1_agreement
-                            << " vs " << at_one.top1_agreement);
-    CHECK(c.mean_kld < at_one.mean_kld);
-    CHECK(c.top1_agreement > at_one.top1_agreement);
+TEST_CASE("calibrated uint8 beats alpha = 1 on KL divergence", "[llama2][convert][model]") {
+  for (const auto& ck : {qins_test::checkpoint(), babyllama()}) {
+    const Reference& ref = reference_of(ck);
+    ConvertOptions fixed;
+    fixed.linear.granularity = AlphaGranularity::fixed;
+    const auto at_one = compare_distributions(converted(fixed, ck).model, ref);
+    for (AlphaGranularity g : {AlphaGranularity::per_tensor, AlphaGranularity::per_row, AlphaGranularity::per_group}) {
+      ConvertOptions o;
+      o.linear.granularity = g;
+      const auto c = compare_distributions(converted(o, ck).model, ref);
+      INFO(ck->source() << " " << qins::to_string(g) << ": KL " << c.mean_kld << " vs " << at_one.mean_kld
+                        << ", top-1 " << c.top1_agreement << " vs " << at_one.top1_agreement);
+      CHECK(c.mean_kld < at_one.mean_kld / 4);
+      // Top-1 agreement is near 1 for both (alpha = 1 moves the distributions, rarely the
+      // argmax): the calibrated layers keep at least 97% of the top tokens.
+      CHECK(c.top1_agreement >= 0.97);
+      if (g != AlphaGranularity::per_tensor)  // per row and per group keep the story readable
+        CHECK(fidelity(c.mean_kld) == Fidelity::near_lossless);
+    }
   }
+}
+
+// Relative RMS error of all linear weights of a model in one scheme.
+template <class Convert>
+double weight_error(const std::shared_ptr<const Checkpoint>& ck, Convert&& convert_one) {
+  const Model m(ck);
+  double e = 0, n = 0;
+  for (int l = 0; l < ck->config().n_layers; ++l)
+    for (LinearKind k : all_linear_kinds) {
+      const auto [rows, cols] = m.shape(l, k);
+      const float* w = m.dense_weights(l, k);
+      std::vector<float> row(cols);
+      convert_one(w, rows, cols, [&](std::size_t r, const std::vector<float>& decoded) {
+        for (std::size_t c = 0; c < cols; ++c) {
+          const double d = double(w[r * cols + c]) - decoded[c];
+          e += d * d;
+          n += double(w[r * cols + c]) * double(w[r * cols + c]);
+        }
+      });
+    }
+  return std::sqrt(e / n);
+}
+
+double qins_error(const std::shared_ptr<const Checkpoint>& ck, AlphaGranularity g) {
+  LinearOptions o;
+  o.granularity = g;
+  return weight_error(ck, [&](const float* w, std::size_t rows, std::size_t cols, auto&& visit) {
+    const auto c = convert_layer("layer", w, rows, cols, o);
+    std::vector<float> row(cols);
+    for (std::size_t r = 0; r < rows; ++r) c.layer.decode_row(r, row.data()), visit(r, row);
+  });
+}
+
+double baseline_error(const std::shared_ptr<const Checkpoint>& ck, BaselineFormat f) {
+  return weight_error(ck, [&](const float* w, std::size_t rows, std::size_t cols, auto&& visit) {
+    const BaselineLinear b(f, w, rows, cols);
+    std::vector<float> row(cols);
+    for (std::size_t r = 0; r < rows; ++r) b.decode_row(r, row.data()), visit(r, row);
+  });
+}
+
+TEST_CASE("weight errors agree with the independent reference in ../shared/models/README.md", "[llama2][convert]") {
+  // That reference is numpy with its own MSE calibration; its figures have two significant
+  // digits. Ours must come within 5% of each (a different search for the same optimum).
+  auto near = [](double ours, double percent) { return std::fabs(100 * ours / percent - 1) <= 0.05; };
+  const auto stories = qins_test::checkpoint(), baby = babyllama();
+  CHECK(near(qins_error(stories, AlphaGranularity::fixed), 2.0));
+  CHECK(near(qins_error(baby, AlphaGranularity::fixed), 9.6));
+  CHECK(near(qins_error(stories, AlphaGranularity::per_row), 0.84));
+  CHECK(near(qins_error(baby, AlphaGranularity::per_row), 0.88));
+  // Groups of 32 only on babyllama105: stories260K's w2 rows (172) are stored per row here.
+  CHECK(near(qins_error(baby, AlphaGranularity::per_group), 0.75));
+  CHECK(near(baseline_error(stories, BaselineFormat::int8_per_row), 0.60));
+  CHECK(near(baseline_error(baby, BaselineFormat::int8_per_row), 0.65));
+  CHECK(near(baseline_error(baby, BaselineFormat::q8_0), 0.52));
+  CHECK(near(baseline_error(stories, BaselineFormat::float16), 0.020));
+  CHECK(near(baseline_error(baby, BaselineFormat::float16), 0.021));
+  CHECK(near(baseline_error(stories, BaselineFormat::bfloat16), 0.18));
+  CHECK(near(baseline_error(baby, BaselineFormat::bfloat16), 0.17));
 }

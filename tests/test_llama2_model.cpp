@@ -17,6 +17,7 @@
 #include "qins/error.hpp"
 #include "qins/llama2/checkpoint.hpp"
 #include "qins/llama2/model.hpp"
+#include "llama2c_reference.hpp"
 
 #ifndef QINS_TEST_MODEL_PATH
 #error "define QINS_TEST_MODEL_PATH as the path of stories260K.bin"
@@ -33,9 +34,10 @@ using qins::llama2::LinearOp;
 using qins::llama2::Model;
 using qins::llama2::Session;
 
-// Greedy continuation of stories260K from BOS (token 1), float32 weights.
-const std::vector<int> kReference = {461, 461, 401, 401, 401, 461, 378, 455,
-                                     473, 456, 435, 299, 362, 409, 283, 264};
+// The first 16 tokens of stories260K's greedy continuation from BOS (token 1), as
+// llama2.c's run.c writes them (llama2c_reference.hpp).
+const std::vector<int> kReference(qins_test::llama2c::kStoriesGreedy.begin(),
+                                  qins_test::llama2c::kStoriesGreedy.begin() + 16);
 
 std::shared_ptr<const Checkpoint> stories260k() {
   static const std::shared_ptr<const Checkpoint> ck =
@@ -248,7 +250,7 @@ TEST_CASE("llama2: Session and the loops reject out-of-range tokens and position
   CHECK(session.logits().size() == 512);
   CHECK_NOTHROW(session.forward(1, 511));  // the last position; gaps read a zero cache
 
-  CHECK(kind_of([&] { (void)qins::llama2::generate_greedy(model, 512); }) ==
+  CHECK(kind_of([&] { (void)qins::llama2::generate_greedy(model, 513); }) ==
         ErrorKind::invalid_argument);
   CHECK(kind_of([&] { (void)qins::llama2::generate_greedy(model, -1); }) ==
         ErrorKind::invalid_argument);

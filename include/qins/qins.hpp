@@ -8,6 +8,7 @@
 #include "codec.hpp"
 #include "config.hpp"
 #include "error.hpp"
+#include "float16.hpp"
 #include "io.hpp"
 #include "isa.hpp"
 #include "linear.hpp"

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <new>
@@ -35,6 +36,7 @@
 
 #include "qins/error.hpp"
 #include "qins/llama2/checkpoint.hpp"
+#include "qins/llama2/sampler.hpp"
 
 namespace qins::llama2 {
 
@@ -444,15 +446,15 @@ inline void check_token(int token, const Config& c, const char* what) {
 }  // namespace detail
 
 /// Greedy decoding from `bos` at position 0: feeds each argmax (lowest index on ties) back
-/// in, and returns the n_tokens generated ids (not including bos).
-/// Throws qins::Error (invalid_argument) if n_tokens < 0, n_tokens > seq_len - 1 (bos and the
-/// generated tokens must fit in the context) or bos is not in [0, vocab_size).
+/// in, and returns the n_tokens generated ids (not including bos), never stopping early.
+/// Throws qins::Error (invalid_argument) if n_tokens < 0, n_tokens > seq_len (bos and all
+/// but the last generated token must fit in the context) or bos is not in [0, vocab_size).
 inline std::vector<int> generate_greedy(const Model& model, int n_tokens, int bos = 1) {
   const Config& c = model.config();
-  if (n_tokens < 0 || n_tokens > c.seq_len - 1) {
+  if (n_tokens < 0 || n_tokens > c.seq_len) {
     throw Error(ErrorKind::invalid_argument,
                 "llama2::generate_greedy: n_tokens " + std::to_string(n_tokens) +
-                    " is out of range [0, seq_len - 1 = " + std::to_string(c.seq_len - 1) + "]");
+                    " is out of range [0, seq_len = " + std::to_string(c.seq_len) + "]");
   }
   detail::check_token(bos, c, "llama2::generate_greedy: bos token");
   std::vector<int> out;
@@ -462,6 +464,43 @@ inline std::vector<int> generate_greedy(const Model& model, int n_tokens, int bo
   for (int pos = 0; pos < n_tokens; ++pos) {
     token = detail::argmax(session.forward(token, pos));
     out.push_back(token);
+  }
+  return out;
+}
+
+/// Generation as llama2.c's run.c does it: feeds prompt[0] (normally BOS) at position 0,
+/// then forces the rest of the prompt, then draws up to max_new_tokens tokens from
+/// `sampler`, each fed back in. Returns the drawn tokens only. With stop_at_bos (run.c's
+/// behaviour) it stops when the model draws BOS (id 1), which is not returned. `on_token`,
+/// if given, is called with each drawn token as it is produced (for streaming output).
+/// Throws qins::Error (invalid_argument) for an empty prompt, a token out of range,
+/// max_new_tokens < 0, or prompt.size() - 1 + max_new_tokens > seq_len (the positions
+/// needed).
+inline std::vector<int> generate(const Model& model, const std::vector<int>& prompt, int max_new_tokens,
+                                 Sampler& sampler, bool stop_at_bos = true,
+                                 const std::function<void(int)>& on_token = {}) {
+  const Config& c = model.config();
+  if (prompt.empty()) throw Error(ErrorKind::invalid_argument, "llama2::generate: empty prompt (pass at least BOS)");
+  for (std::size_t i = 0; i < prompt.size(); ++i)
+    detail::check_token(prompt[i], c, ("llama2::generate: prompt[" + std::to_string(i) + "]").c_str());
+  const long long needed = static_cast<long long>(prompt.size()) - 1 + max_new_tokens;
+  if (max_new_tokens < 0 || needed > c.seq_len) {
+    throw Error(ErrorKind::invalid_argument,
+                "llama2::generate: " + std::to_string(prompt.size()) + " prompt tokens and " +
+                    std::to_string(max_new_tokens) + " new tokens need " + std::to_string(needed) +
+                    " positions, the context has " + std::to_string(c.seq_len));
+  }
+  std::vector<int> out;
+  out.reserve(static_cast<std::size_t>(max_new_tokens));
+  Session session(model);
+  int pos = 0;
+  for (std::size_t i = 0; i + 1 < prompt.size(); ++i, ++pos) session.forward(prompt[i], pos);
+  int token = prompt.back();
+  for (int n = 0; n < max_new_tokens; ++n, ++pos) {
+    token = sampler.sample(session.forward(token, pos));
+    if (stop_at_bos && token == 1) break;
+    out.push_back(token);
+    if (on_token) on_token(token);
   }
   return out;
 }

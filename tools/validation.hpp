@@ -1,0 +1,348 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The validation report: every configuration of QINS (and the formats it is compared with)
+// applied to every linear layer of a llama2.c model, measured against float32 in memory,
+// weight error, next-token distributions and the text the model writes.
+#pragma once
+
+#include <qins/linear.hpp>
+#include <qins/llama2/baselines.hpp>
+#include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/convert.hpp>
+#include <qins/llama2/evaluate.hpp>
+#include <qins/llama2/tokenizer.hpp>
+#include <qins/thread_pool.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace qins_tools {
+
+namespace llama2 = qins::llama2;
+
+// ---- Configurations ----
+
+/// One way of storing the linear layers: a QINS configuration or a baseline format.
+struct Scheme {
+  std::string name;   ///< "uint8, alpha per row", "Q8_0, llama.cpp (not QINS)"
+  std::string label;  ///< a short column heading: "QINS row", "Q8_0"
+  int bits = 32;      ///< bits of one stored code, before scales
+  std::string alpha;  ///< how the scale is chosen: "1", "per row", "absmax per 32", ...
+  bool qins = true;
+  qins::LinearOptions options;  ///< QINS
+  llama2::BaselineFormat baseline = llama2::BaselineFormat::float16;  ///< not QINS
+};
+
+inline std::vector<Scheme> default_schemes() {
+  using qins::AlphaGranularity;
+  using qins::CodeType;
+  auto q = [](std::string name, std::string label, CodeType code, bool quantize, AlphaGranularity g,
+              std::string alpha) {
+    Scheme s;
+    s.name = std::move(name);
+    s.label = std::move(label);
+    s.bits = quantize ? int(8 * qins::bytes_per_weight(code)) : 32;
+    s.alpha = std::move(alpha);
+    s.options.code_type = code;
+    s.options.quantize = quantize;
+    s.options.granularity = g;
+    s.options.calibrate = g != AlphaGranularity::fixed;
+    s.options.alpha = 1.0;
+    s.options.group_size = 32;
+    return s;
+  };
+  auto b = [](std::string name, std::string label, llama2::BaselineFormat f, int bits, std::string alpha) {
+    Scheme s;
+    s.name = std::move(name);
+    s.label = std::move(label);
+    s.bits = bits;
+    s.alpha = std::move(alpha);
+    s.qins = false;
+    s.baseline = f;
+    return s;
+  };
+  return {q("float codec, no quantization", "QINS float", CodeType::uint8, false, AlphaGranularity::fixed, "1"),
+          q("uint8, alpha = 1", "QINS a=1", CodeType::uint8, true, AlphaGranularity::fixed, "1"),
+          q("uint8, alpha per tensor", "QINS tensor", CodeType::uint8, true, AlphaGranularity::per_tensor,
+            "per tensor"),
+          q("uint8, alpha per row", "QINS row", CodeType::uint8, true, AlphaGranularity::per_row, "per row"),
+          q("uint8, alpha per group of 32", "QINS g32", CodeType::uint8, true, AlphaGranularity::per_group,
+            "per group of 32"),
+          q("uint16, alpha per row", "QINS u16", CodeType::uint16, true, AlphaGranularity::per_row, "per row"),
+          b("float16 (not QINS)", "float16", llama2::BaselineFormat::float16, 16, "none"),
+          b("bfloat16 (not QINS)", "bfloat16", llama2::BaselineFormat::bfloat16, 16, "none"),
+          b("int8 absmax per row (not QINS)", "int8 row", llama2::BaselineFormat::int8_per_row, 8,
+            "absmax per row"),
+          b("Q8_0, llama.cpp (not QINS)", "Q8_0", llama2::BaselineFormat::q8_0, 8, "absmax per 32, float16")};
+}
+
+/// A layer in a scheme's format, with what it cost and how far it is from the weights.
+struct ConvertedLayer {
+  std::shared_ptr<const llama2::LinearOp> op;
+  std::size_t bytes = 0;
+  double squared_error = 0, squared_norm = 0;
+  double codec_squared_error = 0;  ///< QINS: the same alphas without rounding to codes
+  std::string note;
+};
+
+inline ConvertedLayer convert_layer(const Scheme& s, const std::string& name, const float* w, std::size_t rows,
+                                    std::size_t cols) {
+  ConvertedLayer out;
+  if (s.qins) {
+    auto c = llama2::convert_layer(name, w, rows, cols, s.options);
+    qins::LinearOptions unquantized = s.options;
+    unquantized.quantize = false;
+    out.codec_squared_error = llama2::convert_layer(name, w, rows, cols, unquantized).report.squared_error;
+    out.bytes = c.report.bytes;
+    out.squared_error = c.report.squared_error;
+    out.squared_norm = c.report.squared_norm;
+    out.note = c.report.note;
+    out.op = std::make_shared<llama2::QinsLinearOp>(std::move(c.layer));
+    return out;
+  }
+  auto op = std::make_shared<llama2::BaselineLinear>(s.baseline, w, rows, cols, name);
+  std::vector<float> row(cols);
+  for (std::size_t r = 0; r < rows; ++r) {
+    op->decode_row(r, row.data());
+    for (std::size_t c = 0; c < cols; ++c) {
+      const double x = w[r * cols + c], d = x - double(row[c]);
+      out.squared_error += d * d;
+      out.squared_norm += x * x;
+    }
+  }
+  out.bytes = op->bytes();
+  out.note = op->note();
+  out.op = std::move(op);
+  return out;
+}
+
+// ---- Inputs ----
+
+struct Options {
+  std::vector<std::string> models;
+  std::string tokenizer;  ///< empty: the one beside each model
+  std::string prompt;     ///< empty: greedy text from BOS
+  int tokens = 200;       ///< new tokens per reference sequence
+  int samples = 3;        ///< sequences sampled at temperature 1
+  std::uint64_t seed = 1; ///< seed of the first sample (the next ones: seed + 1, ...)
+  unsigned threads = 2;
+};
+
+/// The built-in prompts whose greedy continuations join the reference (when a tokenizer
+/// can encode them).
+inline const std::vector<std::string>& builtin_prompts() {
+  static const std::vector<std::string> prompts = {"Lily and Ben", "The little dog"};
+  return prompts;
+}
+
+/// A tokenizer in llama2.c's layout for a model, looked for in the model's folder as
+/// tokenizer.bin, tok<V>.bin, tokenizer<V>.bin (V = the model's vocabulary size); the first
+/// that exists and has V tokens. Empty when there is none.
+inline std::string find_tokenizer(const std::string& model_path, int vocab_size) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(model_path).parent_path();
+  const std::string v = std::to_string(vocab_size);
+  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + v + ".bin", "tokenizer" + v + ".bin"}) {
+    const fs::path p = dir / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) continue;
+    try {
+      const llama2::Tokenizer t = llama2::read_tokenizer(p.string());
+      if (t.size() == vocab_size) return p.string();
+    } catch (const qins::Error&) {
+      // not a tokenizer of this model: keep looking
+    }
+  }
+  return {};
+}
+
+// ---- Results ----
+
+struct SchemeResult {
+  const Scheme* scheme = nullptr;
+  std::size_t weights = 0, weight_bytes = 0, fp32_bytes = 0;
+  double rel_rmse = 0, rel_rmse_no_quant = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::string> notes;
+  llama2::DistributionMetrics distributions;
+  llama2::GreedyComparison greedy;
+
+  double compression() const { return weight_bytes ? double(fp32_bytes) / double(weight_bytes) : 0; }
+  double bits_per_weight() const { return weights ? 8.0 * double(weight_bytes) / double(weights) : 0; }
+  llama2::Fidelity fidelity() const { return llama2::fidelity(distributions.mean_kld); }
+};
+
+struct ModelReport {
+  std::string path, name, tokenizer_path;
+  llama2::Config config;
+  std::size_t linear_weights = 0;
+  std::string prompt;  ///< the text of the greedy comparison's prompt
+  llama2::Reference reference;
+  std::optional<llama2::Tokenizer> tokenizer;
+  std::vector<SchemeResult> results;
+  std::vector<std::string> notes;  ///< about the run itself (e.g. a capped --tokens)
+  double seconds = 0;
+
+  /// The greedy continuation every scheme is compared with, token by token.
+  const llama2::Sequence& greedy_reference() const { return reference.sequences.front(); }
+
+  /// Text of `tokens` continuing the prompt (token ids when there is no tokenizer).
+  std::string text(const std::vector<int>& tokens) const {
+    if (!tokenizer) {
+      std::string s;
+      for (int t : tokens) s += (s.empty() ? "" : " ") + std::to_string(t);
+      return s;
+    }
+    std::vector<int> all(greedy_reference().prompt.begin() + 1, greedy_reference().prompt.end());
+    all.insert(all.end(), tokens.begin(), tokens.end());
+    return tokenizer->decode(all, greedy_reference().prompt.front());
+  }
+};
+
+/// Converts every linear layer of the model with every scheme (spread over `pool`) and
+/// measures each against float32. @throws qins::Error for a bad model or tokenizer.
+inline ModelReport validate_model(const std::string& path, const Options& options, const std::vector<Scheme>& schemes,
+                                  qins::ThreadPool& pool) {
+  const auto start = std::chrono::steady_clock::now();
+  ModelReport report;
+  report.path = path;
+  report.name = std::filesystem::path(path).filename().string();
+  const auto checkpoint = std::make_shared<const llama2::Checkpoint>(llama2::read_checkpoint(path));
+  report.config = checkpoint->config();
+  const llama2::Config& cfg = report.config;
+
+  report.tokenizer_path = options.tokenizer.empty() ? find_tokenizer(path, cfg.vocab_size) : options.tokenizer;
+  if (!report.tokenizer_path.empty()) {
+    report.tokenizer = llama2::read_tokenizer(report.tokenizer_path);
+    report.tokenizer->check_vocabulary(cfg.vocab_size, path);
+  } else if (!options.prompt.empty()) {
+    throw qins::Error(qins::ErrorKind::invalid_argument,
+                      "--prompt needs a tokenizer for '" + path +
+                          "': none found beside it (tokenizer.bin, tok" + std::to_string(cfg.vocab_size) +
+                          ".bin); name one with --tokenizer");
+  }
+
+  // The reference: greedy from the prompt (or BOS), greedy from the built-in prompts,
+  // samples at temperature 1. Each fits the context: a longer --tokens is capped, with a note.
+  const llama2::Model base(checkpoint);
+  auto encode = [&](const std::string& text) {
+    return report.tokenizer ? report.tokenizer->encode(text, true, false) : std::vector<int>{1};
+  };
+  auto budget = [&](const std::vector<int>& prompt) {
+    const int room = cfg.seq_len - int(prompt.size()) + 1;
+    if (room < 1)
+      throw qins::Error(qins::ErrorKind::invalid_argument,
+                        "the prompt has " + std::to_string(prompt.size()) + " tokens; '" + path +
+                            "' has a context of " + std::to_string(cfg.seq_len));
+    if (options.tokens > room) {
+      const std::string note = "--tokens " + std::to_string(options.tokens) + " capped at " + std::to_string(room) +
+                               " by the context of " + std::to_string(cfg.seq_len) + " positions";
+      if (std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
+        report.notes.push_back(note);
+    }
+    return std::min(options.tokens, room);
+  };
+  report.prompt = options.prompt;
+  std::vector<llama2::Sequence> sequences;
+  const std::vector<int> prompt = encode(options.prompt);
+  sequences.push_back(llama2::write_sequence(
+      base, options.prompt.empty() ? "greedy from BOS" : "greedy after the prompt", prompt, budget(prompt), llama2::Sampler()));
+  if (report.tokenizer)
+    for (const std::string& p : builtin_prompts()) {
+      if (p == options.prompt) continue;
+      const std::vector<int> ids = encode(p);
+      sequences.push_back(llama2::write_sequence(base, "greedy after \"" + p + "\"", ids, budget(ids), llama2::Sampler()));
+    }
+  for (int i = 0; i < options.samples; ++i) {
+    const std::uint64_t seed = options.seed + std::uint64_t(i);
+    sequences.push_back(llama2::write_sequence(base, "sampled, T = 1, seed " + std::to_string(seed), {1},
+                                               budget({1}), llama2::Sampler(1.0f, 1.0f, seed)));
+  }
+  report.reference = llama2::make_reference(base, std::move(sequences));
+
+  struct Slot {
+    std::string name;
+    int layer;
+    llama2::LinearKind kind;
+  };
+  std::vector<Slot> slots;
+  for (int l = 0; l < cfg.n_layers; ++l)
+    for (auto kind : llama2::all_linear_kinds) {
+      slots.push_back({"layers." + std::to_string(l) + "." + llama2::to_string(kind), l, kind});
+      const auto shape = base.shape(l, kind);
+      report.linear_weights += shape.first * shape.second;
+    }
+
+  report.results.resize(schemes.size());
+  pool.parallel_for(schemes.size(), [&](std::size_t i) {
+    const Scheme& s = schemes[i];
+    SchemeResult& r = report.results[i];
+    r.scheme = &s;
+    llama2::Model converted(checkpoint);
+    double error = 0, codec_error = 0, norm = 0;
+    for (const Slot& slot : slots) {
+      const auto [rows, cols] = base.shape(slot.layer, slot.kind);
+      ConvertedLayer c = convert_layer(s, slot.name, base.dense_weights(slot.layer, slot.kind), rows, cols);
+      r.weights += rows * cols;
+      r.fp32_bytes += rows * cols * sizeof(float);
+      r.weight_bytes += c.bytes;
+      error += c.squared_error;
+      codec_error += c.codec_squared_error;
+      norm += c.squared_norm;
+      if (!c.note.empty()) {
+        // One note per kind of layer ("w2 layers: ..."), not one per block.
+        const std::string note = std::string(llama2::to_string(slot.kind)) + " layers: " + c.note;
+        if (std::find(r.notes.begin(), r.notes.end(), note) == r.notes.end()) r.notes.push_back(note);
+      }
+      converted.set_linear(slot.layer, slot.kind, std::move(c.op));
+    }
+    r.rel_rmse = norm > 0 ? std::sqrt(error / norm) : 0;
+    if (s.qins) r.rel_rmse_no_quant = norm > 0 ? std::sqrt(codec_error / norm) : 0;
+    r.distributions = llama2::compare_distributions(converted, report.reference);
+    r.greedy = llama2::compare_greedy(converted, report.greedy_reference());
+  });
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+// ---- Where QINS's companding pays off: weight error on synthetic layers ----
+
+struct SyntheticRow {
+  std::string distribution;
+  std::vector<std::pair<const Scheme*, double>> errors;  ///< relative RMS error per scheme
+};
+
+/// Relative RMS weight error of the 8-bit schemes on 512 x 512 layers drawn from a Gaussian
+/// and from a Student-t with 3 degrees of freedom (heavy tails, like large models' outliers).
+inline std::vector<SyntheticRow> synthetic_comparison(const std::vector<Scheme>& schemes) {
+  std::vector<SyntheticRow> rows;
+  constexpr std::size_t n = 512;
+  for (int heavy = 0; heavy < 2; ++heavy) {
+    std::mt19937 rng(2026);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::student_t_distribution<float> student(3.0f);
+    std::vector<float> w(n * n);
+    for (float& v : w) v = heavy ? 0.01f * student(rng) : normal(rng);
+    SyntheticRow row;
+    row.distribution = heavy ? "Student-t, 3 degrees of freedom" : "Gaussian";
+    for (const Scheme& s : schemes) {
+      if (s.bits != 8 || (s.qins && s.options.granularity == qins::AlphaGranularity::fixed)) continue;
+      const ConvertedLayer c = convert_layer(s, "synthetic", w.data(), n, n);
+      row.errors.emplace_back(&s, std::sqrt(c.squared_error / c.squared_norm));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace qins_tools
