@@ -289,7 +289,10 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
                        const std::string& y_label, double floor, double (*value)(const SchemeResult&)) {
   std::ofstream svg(path);
   if (!svg) throw qins::Error(qins::ErrorKind::io_failure, "cannot write '" + path + "'");
-  const double W = 820, H = 500, left = 80, right = 290, top = 50, bottom = 70, x0 = 6, x1 = 34;
+  // Bits per weight on a log axis: the 8-bit formats, which differ by fractions of a bit
+  // in their scales, get twice the room a linear axis gives them.
+  const double W = 860, H = 520, left = 80, right = 290, top = 50, bottom = 70, x0 = std::log2(7.0),
+               x1 = std::log2(34.0);
   double lo = 1e300, hi = 0;
   for (const auto& m : models)
     for (const auto& r : m.results) {
@@ -299,7 +302,7 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
     }
   if (hi <= 0) lo = floor, hi = 1;
   const double y0 = std::floor(std::log10(lo)), y1 = std::max(std::ceil(std::log10(hi)), y0 + 1);
-  auto px = [&](double bits) { return left + (bits - x0) / (x1 - x0) * (W - left - right); };
+  auto px = [&](double bits) { return left + (std::log2(bits) - x0) / (x1 - x0) * (W - left - right); };
   auto py = [&](double v) { return top + (y1 - std::log10(std::max(v, floor))) / (y1 - y0) * (H - top - bottom); };
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
       << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
@@ -310,13 +313,13 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
         << py(std::pow(10, d)) << "' stroke='#ddd'/>\n<text x='" << left - 8 << "' y='" << py(std::pow(10, d)) + 4
         << "' text-anchor='end'>1e" << int(d) << "</text>\n";
   }
-  for (int b = 8; b <= 32; b += 4) {
+  for (int b : {8, 10, 12, 16, 24, 32}) {
     svg << "<line x1='" << px(b) << "' x2='" << px(b) << "' y1='" << top << "' y2='" << H - bottom
         << "' stroke='#eee'/>\n<text x='" << px(b) << "' y='" << H - bottom + 18 << "' text-anchor='middle'>" << b
         << "</text>\n";
   }
   svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 35
-      << "' text-anchor='middle'>bits per weight (codes + scales)</text>\n";
+      << "' text-anchor='middle'>bits per weight (codes + scales), log scale</text>\n";
   svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 15 << "' text-anchor='middle' font-size='10'>"
       << "values below " << xml_escape(format("%.0e", floor)) << " are drawn on the bottom line</text>\n";
   svg << "<text transform='translate(22," << (top + H - bottom) / 2 << ") rotate(-90)' text-anchor='middle'>"
