@@ -1,15 +1,19 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Tiny valid inputs for both readers: the fuzz seeds, the mutation test's files, the ODR test.
+// Tiny valid inputs for the readers (fuzz seeds, mutation files, ODR test); the tokenizer's checks.
 #pragma once
 
 #include <qins/io.hpp>
 #include <qins/linear.hpp>
+#include <qins/llama2/tokenizer.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace qins_fuzz {
@@ -153,6 +157,187 @@ inline std::vector<unsigned char> llama2_seed(bool shared_classifier, const Tiny
   put_floats(2 * seq * (head / 2), 0.0f, 1.0f);   // freq_cis_real, freq_cis_imag (unused)
   if (!shared_classifier) put_floats(vocab * dim, 0.0f, 0.5f);  // wcls
   return out;
+}
+
+/// A llama2.c tokenizer file: int32 max_token_length, then per token float32 score, int32
+/// byte length and the piece's bytes.
+inline std::vector<unsigned char> tokenizer_file(
+    int max_token_length, const std::vector<std::pair<float, std::string>>& tokens) {
+  std::vector<unsigned char> out;
+  auto put = [&](const void* p, std::size_t n) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    out.insert(out.end(), b, b + n);
+  };
+  const std::int32_t m = max_token_length;
+  put(&m, 4);
+  for (const auto& [score, piece] : tokens) {
+    const std::int32_t len = static_cast<std::int32_t>(piece.size());
+    put(&score, 4);
+    put(&len, 4);
+    put(piece.data(), piece.size());
+  }
+  return out;
+}
+
+/// A tokenizer in llama2.c's layout: <unk>, BOS, EOS, the 256 byte pieces <0x00>..<0xFF>,
+/// then characters and merges spelling "hello world" (scores with ties, one at -1e10 that
+/// never merges, one at -1e9 that does), a duplicate piece and two multi-byte characters.
+inline std::vector<unsigned char> tokenizer_seed_with_byte_pieces() {
+  std::vector<std::pair<float, std::string>> t = {{0.0f, "<unk>"}, {0.0f, "\n<s>\n"},
+                                                  {0.0f, "\n</s>\n"}};
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (int b = 0; b < 256; ++b) {
+    t.push_back({0.0f, std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">"});
+  }
+  const std::pair<float, std::string> rest[] = {
+      {-1.0f, " "},     {-2.0f, "e"},     {-2.0f, "l"},      {-3.0f, "o"},      {-3.0f, "h"},
+      {-4.0f, "w"},     {-4.0f, "r"},     {-5.0f, "d"},      {-6.0f, "\xC3\xA9"},
+      {-7.0f, "\xE6\x97\xA5"},            {-1.5f, "he"},     {-1.5f, "ll"},     {-1.0f, "lo"},
+      {-1.0f, " h"},    {-2.5f, "hel"},   {-0.5f, "hell"},   {-0.5f, "hello"},  {-1.0f, " w"},
+      {-2.0f, "or"},    {-2.0f, "ld"},    {-1.0f, "wor"},    {-0.25f, "world"}, {-0.1f, " hello"},
+      {-0.1f, " world"}, {-1e10f, "  "},  {-1e9f, "   "},    {-2.0f, "ll"}};
+  t.insert(t.end(), std::begin(rest), std::end(rest));
+  return tokenizer_file(8, t);
+}
+
+/// A character-level tokenizer without byte pieces (like BabyLlama's tok105.bin): a character
+/// outside it encodes as <unk>.
+inline std::vector<unsigned char> tokenizer_seed_without_byte_pieces() {
+  return tokenizer_file(6, {{0.0f, "<unk>"},
+                            {0.0f, "\n<s>\n"},
+                            {0.0f, "\n</s>\n"},
+                            {-0.0f, " "},
+                            {-1.0f, "a"},
+                            {-2.0f, "b"},
+                            {-3.0f, "c"},
+                            {-4.0f, "."},
+                            {-5.0f, "\xE2\x80\x9C"},
+                            {-6.0f, "\xE2\x80\x9D"},
+                            {-7.0f, "\xF0\x9F\x98\x80"},
+                            {-0.5f, "ab"},
+                            {-0.5f, " a"},
+                            {-0.25f, " ab"},
+                            {-1.0f, "ba"}});
+}
+
+/// A regression input: BOS's piece is "b" and "ba" is a piece, so run.c's loop merges BOS
+/// with the text after it and "a" encodes without a leading BOS. Found by
+/// fuzz_llama2_tokenizer; Tokenizer::encode() keeps BOS out of the merges.
+inline std::vector<unsigned char> tokenizer_regression_bos_merges() {
+  return tokenizer_file(6, {{0.0f, "a"},
+                            {-2.0f, "b"},
+                            {-3.0f, "\xCE"},
+                            {-4.0f, "\xD2"},
+                            {-0.125f, " ab"},
+                            {-1.0f, "ba"}});
+}
+
+/// A regression input: <unk> (id 0) has the piece "a" and "aa" is a piece, so an unknown
+/// character's <unk> next to a real "a" could merge into "aa". Found by
+/// fuzz_llama2_tokenizer; Tokenizer::encode() keeps such an <unk> out of the merges.
+inline std::vector<unsigned char> tokenizer_regression_unk_merges() {
+  return tokenizer_file(
+      6, {{0.0f, "a"}, {-2.0f, "b"}, {-3.0f, "\xD2"}, {-0.125f, " ab"}, {-1.0f, "aa"}});
+}
+
+/// What must hold for every tokenizer the reader accepts from the `size` bytes at `data`:
+/// validated fields, every piece found again by lookup(), byte pieces where byte_id() says,
+/// and encode() of a few texts (fixed ones and ones made of the input's bytes and pieces)
+/// equal to the transcription of run.c's loop, with every id in range and decode() and
+/// printable() usable on the result. Returns what failed, or "".
+inline std::string tokenizer_problem(const qins::llama2::Tokenizer& t, const unsigned char* data,
+                                     std::size_t size) {
+  using qins::llama2::Tokenizer;
+  using qins::llama2::UnknownCharacters;
+  namespace detail = qins::llama2::detail;
+  const int n = t.size();
+  if (n < 3 || n > qins::llama2::limits::vocab_size) return "token count out of range";
+  if (t.max_token_length() < 1 || t.max_token_length() > qins::llama2::limits::max_token_length)
+    return "max_token_length out of range";
+  std::size_t piece_bytes = 0;
+  for (int id = 0; id < n; ++id) {
+    const std::string_view p = t.piece(id);
+    piece_bytes += p.size();
+    if (p.empty() || p.size() > static_cast<std::size_t>(t.max_token_length()))
+      return "token " + std::to_string(id) + " has a piece length out of range";
+    if (p.find('\0') != std::string_view::npos) return "token " + std::to_string(id) + " has a NUL";
+    const float s = t.score(id);
+    std::uint32_t bits;
+    std::memcpy(&bits, &s, 4);
+    if ((bits & 0x7f800000u) == 0x7f800000u) return "token " + std::to_string(id) + ": non-finite score";
+    const int found = t.lookup(p);
+    if (found < 0 || found > id || t.piece(found) != p)
+      return "lookup(piece(" + std::to_string(id) + ")) = " + std::to_string(found);
+  }
+  if (4 + 8 * std::size_t(n) + piece_bytes != size) return "the pieces do not account for the file";
+  bool all_bytes = true;
+  for (int b = 0; b < 256; ++b) {
+    const int id = t.byte_id(static_cast<unsigned char>(b));
+    all_bytes = all_bytes && id >= 0;
+    if (id >= 0 && (id >= n || detail::byte_piece_value(t.piece(id)) != b))
+      return "byte_id(" + std::to_string(b) + ") is not that byte's piece";
+  }
+  if (all_bytes != t.has_byte_pieces()) return "has_byte_pieces() disagrees with byte_id()";
+
+  std::vector<std::string> texts = {"", "a", " hello world", "ab ba\n\xC3\xA9\xE2\x80\x9C\xF0\x9F\x98\x80",
+                                    "\x80\xBF\xFF" "a\x80\x80\x80\x80\x80"};
+  texts.emplace_back(reinterpret_cast<const char*>(data) + (size > 32 ? size - 32 : 0),
+                     size > 32 ? 32 : size);
+  std::string pieces;  // the first pieces after the specials, forward and backward
+  for (int id = 3; id < n && pieces.size() < 48; ++id) pieces += t.piece(id);
+  texts.push_back(pieces.substr(0, 64));
+  std::string backward;
+  for (int id = n - 1; id >= 3 && backward.size() < 48; --id) backward += t.piece(id);
+  texts.push_back(backward.substr(0, 64));
+
+  for (const std::string& text : texts) {
+    const std::string what = "text '" + qins::llama2::printable(text) + "': ";
+    for (const bool bos : {true, false}) {
+      std::vector<int> fast, reference;
+      try {
+        fast = t.encode(text, bos, bos);
+        reference = detail::encode_reference(t, text, bos, false);
+      } catch (const std::exception& e) {
+        return what + "encode threw " + e.what();
+      }
+      if (bos) reference.push_back(Tokenizer::eos_id());
+      if (fast != reference) return what + "encode differs from run.c's loop";
+      for (const int id : fast)
+        if (id < 0 || id >= n) return what + "encode gave the out-of-range id " + std::to_string(id);
+      if (bos && (fast.size() < 2 || fast.front() != 1 || fast.back() != 2))
+        return what + "BOS or EOS missing";
+      if (text.empty() && fast.size() != (bos ? 2u : 0u)) return what + "tokens for empty text";
+      std::string decoded;
+      try {
+        decoded = t.decode(fast);
+      } catch (const std::exception& e) {
+        return what + "decode threw " + e.what();
+      }
+      for (const char c : qins::llama2::printable(decoded)) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && u != '\n' && u != '\t') || u == 0x7F) return what + "printable() let a control byte through";
+      }
+    }
+    bool fast_threw = false, reference_threw = false;
+    std::vector<int> fast, reference;
+    try {
+      fast = t.encode(text, true, false, UnknownCharacters::error);
+    } catch (const qins::Error& e) {
+      if (e.kind() != qins::ErrorKind::invalid_argument) return what + "encode threw a wrong kind";
+      fast_threw = true;
+    }
+    try {
+      reference = detail::encode_reference(t, text, true, false, UnknownCharacters::error);
+    } catch (const qins::Error&) {
+      reference_threw = true;
+    }
+    if (fast_threw != reference_threw || fast != reference)
+      return what + "encode with UnknownCharacters::error differs from run.c's loop";
+    // Where no character is unknown, the two modes give the same tokens.
+    if (!fast_threw && fast != t.encode(text, true, false))
+      return what + "the two unknown-character modes disagree";
+  }
+  return {};
 }
 
 }  // namespace qins_fuzz

@@ -1,12 +1,14 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Mutation tests of both readers: truncations, bit flips and extreme field values on valid files.
+// Mutation tests of the readers: truncations, bit flips and extreme field values on valid files.
 //
 // Each mutated file must be rejected with qins::Error (or, for a .qins payload flip, by the
-// checksum), never crash, and never make a single allocation larger than
+// checksum) or, where the mutation can give another valid file (a tokenizer), parse to a
+// consistent one; never crash, and never make a single allocation larger than
 // 4 x file size + 64 KiB. This executable replaces the global operator new to measure that.
 #include <qins/io.hpp>
 #include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/tokenizer.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "properties.hpp"
+#include "seed_files.hpp"
 
 #ifndef QINS_FUZZ_CORPUS_DIR
 #error "define QINS_FUZZ_CORPUS_DIR as the fuzz/corpus directory"
@@ -577,5 +580,206 @@ TEST_CASE("llama2: payload bit flips load or are rejected as non-finite, never c
       }
     }
     CHECK(rejected < total);
+  }
+}
+
+// ---- The llama2.c tokenizer reader ----
+
+namespace {
+
+const char* const kTokenizerSeeds[] = {"fuzz_llama2_tokenizer/seed_byte_pieces_and_merges.bin",
+                                       "fuzz_llama2_tokenizer/seed_no_byte_pieces.bin"};
+
+struct TokenizerResult {
+  Outcome outcome = Outcome::rejected;
+  qins::ErrorKind kind = qins::ErrorKind::bad_file;
+  std::string message;
+  int tokens = 0;
+};
+
+// Parses `b` under the allocation tracker; an accepted file must pass the fuzz harness's
+// consistency checks (fields, lookups, encode equal to run.c's loop, ids in range).
+TokenizerResult parse_tokenizer_file(const CBytes& b) {
+  TokenizerResult r;
+  std::unique_ptr<const qins::llama2::Tokenizer> t;
+  g_largest = 0;
+  g_tracking = true;
+  try {
+    t = std::make_unique<const qins::llama2::Tokenizer>(
+        qins::llama2::parse_tokenizer(b.data(), b.size(), "mutant"));
+    r.outcome = Outcome::accepted;
+  } catch (const qins::Error& e) {
+    r.kind = e.kind();
+    r.message = e.what();
+  } catch (const std::exception& e) {
+    g_tracking = false;
+    FAIL("an exception other than qins::Error: " << e.what());
+  }
+  g_tracking = false;
+  INFO("largest single allocation " << g_largest.load() << " bytes for a " << b.size()
+                                    << "-byte file");
+  REQUIRE(g_largest.load() <= allocation_cap(b.size()));
+  if (t) {
+    r.tokens = t->size();
+    REQUIRE(qins_fuzz::tokenizer_problem(*t, b.data(), b.size()) == "");
+  } else {
+    REQUIRE(r.kind == qins::ErrorKind::bad_file);
+    CHECK_THAT(r.message, Catch::StartsWith("qins: tokenizer 'mutant': "));
+  }
+  return r;
+}
+
+// The byte offset of each token's score field, and the offset just past the last token.
+std::vector<std::size_t> token_offsets(const CBytes& b) {
+  std::vector<std::size_t> out;
+  std::size_t at = 4;
+  while (at < b.size()) {
+    out.push_back(at);
+    at += 8 + static_cast<std::size_t>(get_i32(b, at + 4));
+  }
+  out.push_back(at);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer: the corpus seeds are valid, canonical vocabularies", "[mutation][tokenizer]") {
+  const CBytes expected[] = {qins_fuzz::tokenizer_seed_with_byte_pieces(),
+                             qins_fuzz::tokenizer_seed_without_byte_pieces()};
+  for (std::size_t i = 0; i < 2; ++i) {
+    INFO(kTokenizerSeeds[i]);
+    const CBytes seed = read_corpus_file<unsigned char>(kTokenizerSeeds[i]);
+    CHECK(seed == expected[i]);  // qins_make_corpus writes them
+    const TokenizerResult r = parse_tokenizer_file(seed);
+    REQUIRE(r.outcome == Outcome::accepted);
+    CHECK(g_largest.load() >= seed.size() / 2);  // the tracker sees the reader's allocations
+    CHECK(r.tokens == static_cast<int>(token_offsets(seed).size()) - 1);
+    const auto t = qins::llama2::parse_tokenizer(seed.data(), seed.size());
+    CHECK(t.has_byte_pieces() == (i == 0));
+  }
+}
+
+TEST_CASE("tokenizer: every truncation is rejected, except at a token boundary",
+          "[mutation][tokenizer]") {
+  for (const char* name : kTokenizerSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    const std::vector<std::size_t> offsets = token_offsets(seed);
+    for (std::size_t n = 0; n < seed.size(); ++n) {
+      INFO(name << " truncated to " << n << " bytes");
+      const TokenizerResult r =
+          parse_tokenizer_file(CBytes(seed.begin(), seed.begin() + std::ptrdiff_t(n)));
+      // Cut after k whole tokens: a valid vocabulary of k tokens when k >= 3.
+      const auto at = std::find(offsets.begin(), offsets.end(), n);
+      const int whole = at == offsets.end() ? -1 : static_cast<int>(at - offsets.begin());
+      if (whole >= 3) {
+        REQUIRE(r.outcome == Outcome::accepted);
+        REQUIRE(r.tokens == whole);
+      } else {
+        REQUIRE(r.outcome == Outcome::rejected);
+      }
+    }
+    // Trailing bytes are the start of a token: too few for its fields, or a zero length.
+    for (const std::size_t extra : {1, 3, 4, 7, 8, 9, 4096}) {
+      INFO(name << " extended by " << extra << " zero bytes");
+      CBytes longer = seed;
+      longer.resize(seed.size() + extra, 0);
+      REQUIRE(parse_tokenizer_file(longer).outcome == Outcome::rejected);
+    }
+  }
+}
+
+TEST_CASE("tokenizer: bit flips are rejected or parse to a consistent vocabulary",
+          "[mutation][tokenizer]") {
+  for (const char* name : kTokenizerSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    const std::vector<std::size_t> offsets = token_offsets(seed);
+    // Every bit of max_token_length and of the score and length fields of the first and
+    // last tokens; a sample of all bytes (pieces included) elsewhere.
+    std::vector<std::size_t> positions = {0, 1, 2, 3};
+    for (std::size_t k = 0; k + 1 < offsets.size(); ++k) {
+      if (k < 4 || k + 4 >= offsets.size())
+        for (std::size_t j = 0; j < 8; ++j) positions.push_back(offsets[k] + j);
+    }
+    for (const std::size_t at : sample(4, seed.size(), 150)) positions.push_back(at);
+    std::size_t accepted = 0, total = 0;
+    for (const std::size_t at : positions) {
+      for (int bit = 0; bit < 8; ++bit) {
+        CBytes b = seed;
+        b[at] ^= static_cast<unsigned char>(1u << bit);
+        INFO(name << ": bit " << bit << " of byte " << at << " flipped");
+        ++total;
+        if (parse_tokenizer_file(b).outcome == Outcome::accepted) ++accepted;
+      }
+    }
+    // The sign bit of a length, the high bits of max_token_length: always rejected.
+    for (const std::size_t at : {std::size_t(3), offsets[0] + 7, offsets[1] + 7}) {
+      CBytes b = seed;
+      b[at] ^= 0x80;
+      INFO(name << ": top bit of byte " << at << " flipped");
+      REQUIRE(parse_tokenizer_file(b).outcome == Outcome::rejected);
+    }
+    WARN(name << ": " << accepted << " of " << total << " bit flips give a valid vocabulary");
+    CHECK(accepted < total);
+  }
+}
+
+TEST_CASE("tokenizer: fields set to 0, -1, INT_MIN, INT_MAX or non-finite are rejected",
+          "[mutation][tokenizer]") {
+  for (const char* name : kTokenizerSeeds) {
+    const CBytes seed = read_corpus_file<unsigned char>(name);
+    const std::vector<std::size_t> offsets = token_offsets(seed);
+    const std::int32_t max_len = get_i32(seed, 0);
+    std::int32_t longest = 0;
+    for (std::size_t k = 0; k + 1 < offsets.size(); ++k)
+      longest = std::max(longest, get_i32(seed, offsets[k] + 4));
+    // max_token_length.
+    for (const std::int32_t v : {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, (1 << 16) + 1, 1 << 30,
+                                 -max_len, longest - 1}) {
+      CBytes b = seed;
+      put_i32(b, 0, v);
+      INFO(name << ": max_token_length set to " << v);
+      REQUIRE(parse_tokenizer_file(b).outcome == Outcome::rejected);
+    }
+    for (const std::int32_t v : {longest, max_len + 1, 1 << 16}) {
+      CBytes b = seed;
+      put_i32(b, 0, v);
+      INFO(name << ": max_token_length set to " << v);
+      REQUIRE(parse_tokenizer_file(b).outcome == Outcome::accepted);
+    }
+    // Every token's length and score.
+    for (std::size_t k = 0; k + 1 < offsets.size(); ++k) {
+      const std::size_t at = offsets[k];
+      const std::int32_t was = get_i32(seed, at + 4);
+      for (const std::int32_t v : {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, max_len + 1, 1 << 20,
+                                   -was}) {
+        CBytes b = seed;
+        put_i32(b, at + 4, v);
+        INFO(name << ": length of token " << k << " set to " << v);
+        const TokenizerResult r = parse_tokenizer_file(b);
+        REQUIRE(r.outcome == Outcome::rejected);
+        REQUIRE(r.kind == qins::ErrorKind::bad_file);
+      }
+      for (const std::int32_t v : {was - 1, was + 1}) {  // shifts the framing: may parse
+        CBytes b = seed;
+        put_i32(b, at + 4, v);
+        INFO(name << ": length of token " << k << " set to " << v);
+        parse_tokenizer_file(b);
+      }
+      for (const std::uint32_t bits : {0x7fc00000u, 0xffc00000u, 0x7f800000u, 0xff800000u,
+                                       0x7f800001u, 0xffffffffu}) {
+        CBytes b = seed;
+        std::memcpy(b.data() + at, &bits, 4);
+        INFO(name << ": score of token " << k << " set to bits " << bits);
+        REQUIRE(parse_tokenizer_file(b).outcome == Outcome::rejected);
+      }
+      if (k % 16 == 0 || k + 8 > offsets.size()) {
+        for (const float score : {-1e10f, -1e9f, 3.4e38f, -3.4e38f, 1e-45f}) {
+          CBytes b = seed;
+          std::memcpy(b.data() + at, &score, 4);
+          INFO(name << ": score of token " << k << " set to " << score);
+          REQUIRE(parse_tokenizer_file(b).outcome == Outcome::accepted);
+        }
+      }
+    }
   }
 }
