@@ -23,6 +23,7 @@
 #include <iterator>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,37 @@ void reseal(Bytes& b) {
 
 enum class Outcome { accepted, rejected };
 
+/// What a reader did with one file: the parsed object, or the qins::Error it threw.
+template <class T>
+struct Parsed {
+  std::optional<T> value;
+  qins::ErrorKind kind = qins::ErrorKind::bad_file;
+  std::string message;  ///< what() of the rejection
+};
+
+/// Runs `parse` (a reader over a file of `file_size` bytes) under the allocation tracker:
+/// it must return or throw qins::Error, never anything else, and no single allocation may
+/// exceed allocation_cap(file_size).
+template <class Parse>
+auto parse_tracked(std::size_t file_size, Parse&& parse) {
+  Parsed<decltype(parse())> r;
+  g_largest = 0;
+  g_tracking = true;
+  try {
+    r.value.emplace(parse());
+  } catch (const qins::Error& e) {
+    r.kind = e.kind();
+    r.message = e.what();
+  } catch (const std::exception& e) {
+    g_tracking = false;
+    FAIL("an exception other than qins::Error: " << e.what());
+  }
+  g_tracking = false;
+  INFO("largest single allocation " << g_largest.load() << " bytes for a " << file_size << "-byte file");
+  REQUIRE(g_largest.load() <= allocation_cap(file_size));
+  return r;
+}
+
 struct QinsResult {
   Outcome outcome = Outcome::rejected;
   std::string message;  ///< what() of the rejection
@@ -165,22 +197,11 @@ QinsResult parse_qins(const Bytes& b, bool verify_checksums) {
   qins::LoadOptions options;
   options.verify_checksums = verify_checksums;
   QinsResult r;
-  g_largest = 0;
-  g_tracking = true;
-  try {
-    r.tensors = qins::parse(b.data(), b.size(), options);
+  auto parsed = parse_tracked(b.size(), [&] { return qins::parse(b.data(), b.size(), options); });
+  r.message = parsed.message;
+  if (parsed.value) {
     r.outcome = Outcome::accepted;
-  } catch (const qins::Error& e) {
-    r.message = e.what();
-  } catch (const std::exception& e) {
-    g_tracking = false;
-    FAIL("an exception other than qins::Error: " << e.what());
-  }
-  g_tracking = false;
-  INFO("largest single allocation " << g_largest.load() << " bytes for a " << b.size()
-                                    << "-byte file");
-  REQUIRE(g_largest.load() <= allocation_cap(b.size()));
-  if (r.outcome == Outcome::accepted) {
+    r.tensors = std::move(*parsed.value);
     REQUIRE(qins_fuzz::qins_round_trip_problem(r.tensors) == "");
     REQUIRE(qins_fuzz::tensor_use_problem(r.tensors) == "");
   }
@@ -464,25 +485,15 @@ struct LlamaResult {
 
 LlamaResult parse_llama(const CBytes& b) {
   LlamaResult r;
-  std::shared_ptr<const qins::llama2::Checkpoint> ck;
-  g_largest = 0;
-  g_tracking = true;
-  try {
-    ck = std::make_shared<const qins::llama2::Checkpoint>(
+  auto parsed = parse_tracked(b.size(), [&] {
+    return std::make_shared<const qins::llama2::Checkpoint>(
         qins::llama2::parse_checkpoint(b.data(), b.size(), "mutant"));
+  });
+  r.kind = parsed.kind;
+  r.message = parsed.message;
+  if (parsed.value) {
     r.outcome = Outcome::accepted;
-  } catch (const qins::Error& e) {
-    r.kind = e.kind();
-    r.message = e.what();
-  } catch (const std::exception& e) {
-    g_tracking = false;
-    FAIL("an exception other than qins::Error: " << e.what());
-  }
-  g_tracking = false;
-  INFO("largest single allocation " << g_largest.load() << " bytes for a " << b.size()
-                                    << "-byte file");
-  REQUIRE(g_largest.load() <= allocation_cap(b.size()));
-  if (ck) {
+    const auto& ck = *parsed.value;
     REQUIRE(qins_fuzz::checkpoint_problem(*ck, b.size()) == "");
     qins_fuzz::run_one_token(ck);
   }
@@ -601,27 +612,13 @@ struct TokenizerResult {
 // consistency checks (fields, lookups, encode equal to run.c's loop, ids in range).
 TokenizerResult parse_tokenizer_file(const CBytes& b) {
   TokenizerResult r;
-  std::unique_ptr<const qins::llama2::Tokenizer> t;
-  g_largest = 0;
-  g_tracking = true;
-  try {
-    t = std::make_unique<const qins::llama2::Tokenizer>(
-        qins::llama2::parse_tokenizer(b.data(), b.size(), "mutant"));
+  auto parsed = parse_tracked(b.size(), [&] { return qins::llama2::parse_tokenizer(b.data(), b.size(), "mutant"); });
+  r.kind = parsed.kind;
+  r.message = parsed.message;
+  if (parsed.value) {
     r.outcome = Outcome::accepted;
-  } catch (const qins::Error& e) {
-    r.kind = e.kind();
-    r.message = e.what();
-  } catch (const std::exception& e) {
-    g_tracking = false;
-    FAIL("an exception other than qins::Error: " << e.what());
-  }
-  g_tracking = false;
-  INFO("largest single allocation " << g_largest.load() << " bytes for a " << b.size()
-                                    << "-byte file");
-  REQUIRE(g_largest.load() <= allocation_cap(b.size()));
-  if (t) {
-    r.tokens = t->size();
-    REQUIRE(qins_fuzz::tokenizer_problem(*t, b.data(), b.size()) == "");
+    r.tokens = parsed.value->size();
+    REQUIRE(qins_fuzz::tokenizer_problem(*parsed.value, b.data(), b.size()) == "");
   } else {
     REQUIRE(r.kind == qins::ErrorKind::bad_file);
     CHECK_THAT(r.message, Catch::StartsWith("qins: tokenizer 'mutant': "));
