@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer harness for the .qins reader: reject with qins::Error or round-trip exactly.
 #include <qins/io.hpp>
+#include <qins/linear.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +15,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<qins::QinsLinear> tensors;
   try {
-    tensors = qins::parse(data, size);
+    tensors = qins::parse<qins::QinsLinear>(data, size);
   } catch (const qins::Error&) {
     return 0;  // rejected: the expected outcome for almost every input
   }

@@ -48,7 +48,7 @@ inline std::string qins_round_trip_problem(const std::vector<qins::QinsLinear>& 
   std::vector<qins::QinsLinear> again;
   try {
     bytes = qins::serialize(tensors);
-    again = qins::parse(bytes.data(), bytes.size());
+    again = qins::parse<qins::QinsLinear>(bytes.data(), bytes.size());
   } catch (const std::exception& e) {
     return std::string("serialize/parse of parsed tensors threw: ") + e.what();
   }
@@ -78,6 +78,7 @@ inline std::string tensor_use_problem(const std::vector<qins::QinsLinear>& tenso
             return "tensor '" + t.name() + "' (" + qins::to_string(t.code_type()) +
                    ") decodes row " + std::to_string(r) + " to a non-finite weight";
     }
+    if (!codes) continue;  // z values have no products
     const std::vector<float> x(t.cols() * 3, 0.5f);
     std::vector<float> y(t.rows() * 3);
     t.forward(x.data(), y.data());

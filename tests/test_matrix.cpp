@@ -146,7 +146,7 @@ TEST_CASE("matrix functions reject bad layouts and name the bad weight", "[matri
   std::vector<std::uint8_t> codes(w.size());
   std::vector<float> alphas(30);
   qins::QuantizeOptions options;
-  options.tensor_name = "layers.0.wq";
+  options.name = "layers.0.wq";
   options.granularity = AlphaGranularity::per_group;
   options.group_size = 0;
   CHECK_THROWS_WITH(qins::quantize_matrix(w.data(), 3, 10, options, codes.data(), alphas.data()),
@@ -206,8 +206,9 @@ TEST_CASE("large decodes (non-temporal stores) equal the reference, at any align
   qins::quantize_matrix(w.data(), rows, cols, options, codes.data(), alphas.data());
   std::vector<float> expected(w.size());
   for (std::size_t r = 0; r < rows; ++r)
-    qins::detail::scalar::dequantize_decode_ref(codes.data() + r * cols, expected.data() + r * cols, cols,
-                                                1.0f / alphas[r]);
+    qins::detail::scalar::dequantize_decode_ref<qins::Uint8Codes>(reinterpret_cast<const std::byte*>(codes.data()),
+                                                                  r * cols, expected.data() + r * cols, cols,
+                                                                  1.0f / alphas[r]);
   for (qins::Isa isa : qins::supported_isas()) {
     qins::ScopedIsa scoped(isa);
     for (std::size_t offset : {0u, 1u, 3u}) {

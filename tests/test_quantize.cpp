@@ -168,11 +168,13 @@ TEMPLATE_TEST_CASE("SIMD paths reproduce the reference on every tail length", "[
     for (std::size_t i = 0; i < n; ++i) z[i] = ref::encode_ref(x[i], 25.0f);
     std::vector<Code> codes_ref(n), zcodes_ref(n);
     std::vector<float> x_ref(n), z_ref(n);
-    ref::encode_quantize_ref(x.data(), codes_ref.data(), n, 25.0f);
-    ref::dequantize_decode_ref(codes_ref.data(), x_ref.data(), n, 1.0f / 25.0f);
-    ref::quantize_ref(z.data(), zcodes_ref.data(), n);
-    ref::dequantize_ref(zcodes_ref.data(), z_ref.data(), n);
-    const double err_ref = ref::quantization_squared_error_ref<Code>(x.data(), n, 25.0f, 1.0f / 25.0f);
+    using Format = qins::format_of_t<Code>;
+    auto bytes = [](std::vector<Code>& v) { return reinterpret_cast<std::byte*>(v.data()); };
+    ref::encode_quantize_ref<Format>(x.data(), bytes(codes_ref), 0, n, 25.0f);
+    ref::dequantize_decode_ref<Format>(bytes(codes_ref), 0, x_ref.data(), n, 1.0f / 25.0f);
+    ref::quantize_ref<Format>(z.data(), bytes(zcodes_ref), 0, n);
+    ref::dequantize_ref<Format>(bytes(zcodes_ref), 0, z_ref.data(), n);
+    const double err_ref = ref::quantization_squared_error_ref<Format>(x.data(), n, 25.0f, 1.0f / 25.0f);
     for (qins::Isa isa : qins::supported_isas()) {
       qins::ScopedIsa scoped(isa);
       INFO("isa " << qins::to_string(isa) << " n " << n);

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <limits>
 
-#include "code_traits.hpp"
+#include "code_format.hpp"
 #include "detail/dispatch.hpp"
 #include "detail/validate.hpp"
 #include "quantize.hpp"
@@ -19,7 +19,7 @@ namespace qins {
 /// normal number. Weights below about 1 / (M alpha_max) can only decode to zero.
 template <class Code, class T>
 constexpr T min_alpha() noexcept {
-  return T(CodeTraits<Code>::max_code) / std::numeric_limits<T>::max();
+  return T(format_of_t<Code>::max_code) / std::numeric_limits<T>::max();
 }
 template <class Code, class T>
 constexpr T max_alpha() noexcept {
@@ -90,7 +90,8 @@ T calibrate_alpha_unchecked(const T* x, std::size_t n, Kernels k) {
   double best_alpha = 0, best_e = 0;
   auto try_alpha = [&](double a) {
     const T alpha = clamp_alpha<Code, T>(a);
-    const double e = k.template quantization_squared_error<Code>(x, n, alpha, T(1) / alpha, error_scale);
+    const double e =
+        k.template quantization_squared_error<format_of_t<Code>>(x, n, alpha, T(1) / alpha, error_scale);
     if (best_alpha == 0 || e < best_e) best_e = e, best_alpha = static_cast<double>(alpha);
     return e;
   };
@@ -126,14 +127,15 @@ T calibrate_alpha_unchecked(const T* x, std::size_t n, Kernels k) {
 /// a golden-section search on the real quantized error (at most 27 evaluations), so the cost is
 /// linear in n. Deterministic: every kernel path returns the same alpha.
 /// All-zero (or empty) input returns 1. The result lies in [min_alpha, max_alpha].
+/// Code is an element type (std::uint8_t) or a descriptor (Uint8Codes).
 /// @throws qins::Error naming the first NaN or infinite weight.
 template <class Code, class T>
 T calibrate_alpha(const T* x, std::size_t n) {
-  detail::check_codec_types<Code, T>();
+  detail::require_floating<T>();
   detail::check_pointers(x, x, n);
   detail::check_finite(x, n, {});
   return detail::with_kernels<T>(
-      [&](auto k) { return detail::calibrate_alpha_unchecked<Code>(x, n, k); });
+      [&](auto k) { return detail::calibrate_alpha_unchecked<format_of_t<Code>>(x, n, k); });
 }
 
 }  // namespace qins

@@ -1,6 +1,6 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// The .qins file: one or many named QinsLinear tensors, checksummed, loadable in place.
+// The .qins file: one or many named QinsTensors, checksummed, loadable in place.
 //
 // Layout, version 1.0. All integers little-endian; every offset is from the start of the
 // file; every payload starts on a 64-byte boundary.
@@ -46,18 +46,19 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "code_traits.hpp"
+#include "code_format.hpp"
 #include "detail/aligned_buffer.hpp"
 #include "detail/endian.hpp"
 #include "detail/float_bits.hpp"
 #include "detail/mapped_file.hpp"
 #include "error.hpp"
-#include "linear.hpp"
+#include "tensor.hpp"
 
 namespace qins {
 
@@ -131,7 +132,7 @@ inline bool skip_checksums(const LoadOptions& options) {
 }
 
 /// Parses a whole file held in `file`. With `in_place`, codes are views of `file`.
-inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place, const LoadOptions& options) {
+inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place, const LoadOptions& options) {
   const std::byte* p = file.data();
   const std::uint64_t size = file.size();
   if (size < kFileHeaderSize)
@@ -200,8 +201,8 @@ inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place
     t.bias_count = load_le<std::uint64_t>(e + 80);
     t.checksum = load_le<std::uint64_t>(e + 88);
 
-    const std::size_t width = bytes_per_weight(t.code_type);
-    if (width == 0) bad_file("unknown code type " + std::to_string(int(t.code_type)), name);
+    if (!is_stored_type(t.code_type)) bad_file("unknown code type " + std::to_string(int(t.code_type)), name);
+    const StoredTypeInfo type = stored_type_info(t.code_type);
     if (granularity_raw > 3) bad_file("unknown alpha granularity " + std::to_string(granularity_raw), name);
     if (has_bias > 1) bad_file("has-bias flag must be 0 or 1", name);
     t.layout = AlphaLayout{static_cast<AlphaGranularity>(granularity_raw), static_cast<std::size_t>(group)};
@@ -209,9 +210,12 @@ inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place
       bad_file("group size " + std::to_string(group) + " does not divide the row length " + std::to_string(t.cols),
                name);
     const std::uint64_t weights = checked_mul(t.rows, t.cols, "rows * cols", name);
-    if (t.codes_size != checked_mul(weights, width, "code bytes", name))
+    // Bytes of a row, in 64-bit arithmetic (whole blocks, the last one possibly partial).
+    const std::uint64_t row_bytes =
+        checked_mul((t.cols + type.codes_per_block - 1) / type.codes_per_block, type.bytes_per_block, "row bytes", name);
+    if (t.codes_size != checked_mul(t.rows, row_bytes, "code bytes", name))
       bad_file("code bytes " + std::to_string(t.codes_size) + " do not match the shape", name);
-    // rows * cols * width fits in 64 bits, so the alpha count below cannot overflow.
+    // rows * row bytes fits in 64 bits, so the alpha count below cannot overflow.
     const std::uint64_t expected_scales =
         weights == 0 ? 0 : t.layout.count(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
     if (t.scale_count != expected_scales)
@@ -240,7 +244,7 @@ inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place
       bad_file(ranges[i - 1].what + " overlaps " + ranges[i].what);
 
   // Pass 2: every size is now bounded by the file size, so allocating is safe.
-  std::vector<QinsLinear> tensors;
+  std::vector<QinsTensor> tensors;
   tensors.reserve(entries.size());
   for (Entry& t : entries) {
     std::vector<float> scales(static_cast<std::size_t>(t.scale_count)), bias(static_cast<std::size_t>(t.bias_count));
@@ -261,23 +265,40 @@ inline std::vector<QinsLinear> parse_file(const SharedBytes& file, bool in_place
       codes = SharedBytes::allocate(codes_size);
       if (codes_size) std::memcpy(codes.mutable_data(), codes_at, codes_size);
     }
-    tensors.push_back(QinsLinear::from_parts(std::move(t.name), static_cast<std::size_t>(t.rows),
+    tensors.push_back(QinsTensor::from_parts(std::move(t.name), static_cast<std::size_t>(t.rows),
                                              static_cast<std::size_t>(t.cols), t.code_type, t.layout, std::move(codes),
                                              std::move(scales), std::move(bias)));
   }
   return tensors;
 }
 
+/// The stored tensor of a QinsTensor (itself) or of a layer that holds one (tensor()).
+inline const QinsTensor& stored(const QinsTensor& t) noexcept { return t; }
+template <class Layer>
+auto stored(const Layer& layer) noexcept -> decltype(layer.tensor()) {
+  return layer.tensor();
+}
+
 }  // namespace detail
 
-/// The .qins bytes of `tensors` (layout at the top of this header). Names must be
-/// unique and 1 to 4096 bytes long. @throws qins::Error otherwise.
-inline std::vector<std::byte> serialize(const std::vector<QinsLinear>& tensors) {
+/// The .qins bytes of `tensors` (layout at the top of this header): QinsTensors, or
+/// layers that hold one (QinsLinear). Names must be unique and 1 to 4096 bytes long.
+/// @throws qins::Error (invalid_argument) otherwise, naming the tensor; an unnamed one by
+/// its index, with how to name it.
+template <class Tensor>
+std::vector<std::byte> serialize(const std::vector<Tensor>& layers) {
   using namespace detail;
+  std::vector<const QinsTensor*> tensors;
+  for (const Tensor& l : layers) tensors.push_back(&stored(l));
   std::set<std::string> names;
   std::uint64_t names_size = 0;
-  for (const QinsLinear& t : tensors) {
-    if (t.name().empty() || t.name().size() > kMaxNameLength)
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const QinsTensor& t = *tensors[i];
+    if (t.name().empty())
+      throw Error(ErrorKind::invalid_argument, "tensor #" + std::to_string(i) + " (" + std::to_string(t.rows()) +
+                                                   " x " + std::to_string(t.cols()) +
+                                                   ") has no name: set LinearOptions::name or call set_name()");
+    if (t.name().size() > kMaxNameLength)
       throw Error(ErrorKind::invalid_argument, "tensor names must be 1 to 4096 bytes long", t.name());
     if (!names.insert(t.name()).second) throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name());
     names_size += t.name().size();
@@ -290,7 +311,7 @@ inline std::vector<std::byte> serialize(const std::vector<QinsLinear>& tensors) 
   std::vector<Placement> at(tensors.size());
   std::uint64_t end = header_end;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const auto m = tensors[i].memory();
+    const auto m = tensors[i]->memory();
     at[i].codes = end;
     end = round_up_64(end + m.code_bytes);
     at[i].scales = end;
@@ -310,7 +331,7 @@ inline std::vector<std::byte> serialize(const std::vector<QinsLinear>& tensors) 
   store_le<std::uint64_t>(p + 32, end);
   std::uint64_t name_at = table_end;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const QinsLinear& t = tensors[i];
+    const QinsTensor& t = *tensors[i];
     std::byte* e = p + kFileHeaderSize + i * kTableEntrySize;
     const auto m = t.memory();
     std::memcpy(p + name_at, t.name().data(), t.name().size());
@@ -339,10 +360,11 @@ inline std::vector<std::byte> serialize(const std::vector<QinsLinear>& tensors) 
   return out;
 }
 
-/// Writes `tensors` to `path` (through a temporary file renamed into place, so a failed
-/// write never leaves a truncated file under the final name).
-/// @throws qins::Error (io_failure, or invalid_argument for bad names).
-inline void save(const std::string& path, const std::vector<QinsLinear>& tensors) {
+/// Writes `tensors` (QinsTensors or QinsLinears) to `path`, through a temporary file
+/// renamed into place, so a failed write never leaves a truncated file under the final
+/// name. @throws qins::Error (io_failure, or invalid_argument for bad names).
+template <class Tensor>
+void save(const std::string& path, const std::vector<Tensor>& tensors) {
   const std::vector<std::byte> bytes = serialize(tensors);
   const std::string temporary = path + ".tmp";
   {
@@ -361,18 +383,37 @@ inline void save(const std::string& path, const std::vector<QinsLinear>& tensors
   }
 }
 
-/// Parses .qins bytes held in memory (copying the payloads).
+namespace detail {
+template <class Layer>
+std::vector<Layer> as_layers(std::vector<QinsTensor> tensors) {
+  if constexpr (std::is_same_v<Layer, QinsTensor>) {
+    return tensors;
+  } else {
+    std::vector<Layer> layers;
+    layers.reserve(tensors.size());
+    for (QinsTensor& t : tensors) layers.emplace_back(std::move(t));
+    return layers;
+  }
+}
+}  // namespace detail
+
+/// Parses .qins bytes held in memory (copying the payloads), as QinsTensors or as any
+/// type constructible from one (parse<QinsLinear>(...) gives layers ready to multiply).
 /// @throws qins::Error (bad_file) on any inconsistency; never reads outside [data, data + size).
-inline std::vector<QinsLinear> parse(const void* data, std::size_t size, const LoadOptions& options = {}) {
+template <class Layer = QinsTensor>
+std::vector<Layer> parse(const void* data, std::size_t size, const LoadOptions& options = {}) {
   detail::SharedBytes bytes = detail::SharedBytes::view(nullptr, static_cast<const std::byte*>(data), size);
-  return detail::parse_file(bytes, false, options);
+  return detail::as_layers<Layer>(detail::parse_file(bytes, false, options));
 }
 
-/// Loads every tensor of a .qins file, in file order.
+/// Loads every tensor of a .qins file, in file order, as QinsTensors or as any type
+/// constructible from one (load<QinsLinear>(path)).
 /// @throws qins::Error: io_failure if the file cannot be read, bad_file if it is invalid.
-inline std::vector<QinsLinear> load(const std::string& path, const LoadOptions& options = {}) {
-  if (options.mode == LoadMode::memory_map) return detail::parse_file(detail::map_whole_file(path), true, options);
-  return detail::parse_file(detail::read_whole_file(path), false, options);
+template <class Layer = QinsTensor>
+std::vector<Layer> load(const std::string& path, const LoadOptions& options = {}) {
+  if (options.mode == LoadMode::memory_map)
+    return detail::as_layers<Layer>(detail::parse_file(detail::map_whole_file(path), true, options));
+  return detail::as_layers<Layer>(detail::parse_file(detail::read_whole_file(path), false, options));
 }
 
 }  // namespace qins

@@ -1,9 +1,18 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Which kernel path runs: detection, query, override (ScopedIsa, QINS_ISA) and listing.
+// Which kernel path runs: the table of instruction sets, detection, query, override
+// (ScopedIsa, QINS_ISA) and listing.
+//
+// Every property of an instruction set lives in one row of detail::kIsaTable (name,
+// whether this build compiled it, the CPU features it needs, its compiler target);
+// to_string, is_supported, supported_isas, best_isa, the QINS_ISA parser and the
+// dispatcher (detail/dispatch.hpp) all read that table. A new path is a new enum value,
+// a row, its kernel header (a vector wrapper over the shared kernel bodies) and its
+// include in detail/dispatch.hpp.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -22,37 +31,67 @@ enum class Isa : int {
   avx512 = 2,  ///< 512-bit AVX-512 (F, BW, VL, DQ) kernels
 };
 
+namespace detail {
+
+/// One row of the instruction-set table.
+struct IsaInfo {
+  Isa isa;
+  const char* name;    ///< also the value QINS_ISA takes
+  bool compiled;       ///< this build has the kernels (see QINS_DISABLED_ISAS)
+  const char* target;  ///< the compiler target of its kernels ("" for the reference)
+  bool (*cpu_runs)(const CpuFeatures&) noexcept;
+};
+
+inline constexpr IsaInfo kIsaTable[] = {
+    {Isa::scalar, "scalar", true, "", [](const CpuFeatures&) noexcept { return true; }},
+    {Isa::avx2, "avx2", QINS_HAS_AVX2_KERNELS, QINS_DETAIL_TARGET_AVX2,
+     [](const CpuFeatures& f) noexcept { return f.avx2 && f.fma; }},
+    {Isa::avx512, "avx512", QINS_HAS_AVX512_KERNELS, QINS_DETAIL_TARGET_AVX512,
+     [](const CpuFeatures& f) noexcept {
+       return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+     }},
+};
+inline constexpr std::size_t kIsaCount = sizeof(kIsaTable) / sizeof(kIsaTable[0]);
+
+constexpr bool table_is_in_enum_order() noexcept {
+  for (std::size_t i = 0; i < kIsaCount; ++i)
+    if (static_cast<std::size_t>(kIsaTable[i].isa) != i) return false;
+  return true;
+}
+static_assert(table_is_in_enum_order(), "row i of kIsaTable describes Isa value i (QINS_DISABLED_ISAS bit i)");
+
+/// The row of `isa`, or null for a value outside the enum.
+constexpr const IsaInfo* isa_info(Isa isa) noexcept {
+  const int i = static_cast<int>(isa);
+  return i >= 0 && static_cast<std::size_t>(i) < kIsaCount ? &kIsaTable[i] : nullptr;
+}
+
+}  // namespace detail
+
+/// "scalar", "avx2", "avx512"; "unknown" for a value outside the enum.
 inline const char* to_string(Isa isa) noexcept {
-  switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-  }
-  return "unknown";
+  const detail::IsaInfo* info = detail::isa_info(isa);
+  return info ? info->name : "unknown";
 }
 
 /// True when this build has kernels for `isa` and this CPU can run them.
 inline bool is_supported(Isa isa) noexcept {
-  switch (isa) {
-    case Isa::scalar: return true;
-    case Isa::avx2: return QINS_HAS_X86_KERNELS && detail::cpu_features().avx2_fma;
-    case Isa::avx512: return QINS_HAS_AVX512_KERNELS && detail::cpu_features().avx512;
-  }
-  return false;
+  const detail::IsaInfo* info = detail::isa_info(isa);
+  return info && info->compiled && info->cpu_runs(detail::cpu_features());
 }
 
 /// Every path this build and CPU can run, scalar first. Tests run all of them.
 inline std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512})
-    if (is_supported(isa)) out.push_back(isa);
+  for (const detail::IsaInfo& info : detail::kIsaTable)
+    if (is_supported(info.isa)) out.push_back(info.isa);
   return out;
 }
 
 /// The widest supported path.
 inline Isa best_isa() noexcept {
-  if (is_supported(Isa::avx512)) return Isa::avx512;
-  if (is_supported(Isa::avx2)) return Isa::avx2;
+  for (std::size_t i = detail::kIsaCount; i-- > 1;)
+    if (is_supported(detail::kIsaTable[i].isa)) return detail::kIsaTable[i].isa;
   return Isa::scalar;
 }
 
@@ -64,17 +103,16 @@ inline std::atomic<int>& isa_override() noexcept {
   return value;
 }
 
-/// The environment variable QINS_ISA (scalar, avx2, avx512) caps the path, read once.
+/// The environment variable QINS_ISA (a name of the table) caps the path, read once; an
+/// unknown name is ignored.
 inline Isa isa_from_environment() noexcept {
   static const Isa isa = [] {
-    Isa best = best_isa();
+    const Isa best = best_isa();
     const char* env = std::getenv("QINS_ISA");
     if (env == nullptr) return best;
-    Isa wanted = best;
-    if (std::strcmp(env, "scalar") == 0) wanted = Isa::scalar;
-    else if (std::strcmp(env, "avx2") == 0) wanted = Isa::avx2;
-    else if (std::strcmp(env, "avx512") == 0) wanted = Isa::avx512;
-    return static_cast<int>(wanted) < static_cast<int>(best) ? wanted : best;
+    for (const IsaInfo& info : kIsaTable)
+      if (std::strcmp(env, info.name) == 0) return static_cast<int>(info.isa) < static_cast<int>(best) ? info.isa : best;
+    return best;
   }();
   return isa;
 }
@@ -97,8 +135,7 @@ class ScopedIsa {
   explicit ScopedIsa(Isa isa) : previous_(detail::isa_override().load()) {
     if (!is_supported(isa))
       throw Error(ErrorKind::invalid_argument,
-                  std::string("instruction set '") + to_string(isa) +
-                      "' is not supported by this build or CPU");
+                  std::string("instruction set '") + to_string(isa) + "' is not supported by this build or CPU");
     detail::isa_override().store(static_cast<int>(isa));
   }
   ~ScopedIsa() { detail::isa_override().store(previous_); }

@@ -4,13 +4,14 @@
 // row-major matrix <-> codes + alphas conversions.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <string>
 
 #include "calibrate.hpp"
-#include "code_traits.hpp"
+#include "code_format.hpp"
 #include "detail/dispatch.hpp"
 #include "detail/validate.hpp"
 #include "error.hpp"
@@ -83,10 +84,93 @@ struct QuantizeOptions {
   std::size_t group_size = 32;  ///< weights per alpha for per_group
   bool calibrate = true;        ///< pick each alpha by calibrate_alpha (not for fixed)
   double alpha = 1.0;           ///< the alpha of fixed, and of every slot when not calibrating
-  std::string tensor_name;      ///< named in errors
+  std::string name;             ///< the tensor's name, used in errors (and by layers, in files)
 
   AlphaLayout layout() const noexcept { return {granularity, group_size}; }
 };
+
+namespace detail {
+
+/// Where the alphas of `layout` start anew in a matrix: every `span` weights of the
+/// row-major order (the whole matrix for fixed and per tensor).
+inline std::size_t alpha_span(const AlphaLayout& layout, std::size_t rows, std::size_t cols) noexcept {
+  return layout.granularity == AlphaGranularity::per_tensor || layout.granularity == AlphaGranularity::fixed
+             ? rows * cols
+             : layout.span(cols);
+}
+
+/// quantize_matrix on codes in Format's row layout: row r at codes + r * row_bytes.
+/// Checks as quantize_matrix.
+template <class Format, class T>
+void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols, const QuantizeOptions& options,
+                           std::byte* codes, std::size_t row_bytes, T* alphas) {
+  require_floating<T>();
+  const AlphaLayout layout = options.layout();
+  layout.validate(cols, options.name);
+  const std::size_t n = rows * cols;
+  if (rows != 0 && n / rows != cols)
+    throw Error(ErrorKind::invalid_argument, "rows * cols overflows", options.name);
+  check_pointers(w, codes, n);
+  check_pointers(w, alphas, n);
+  const Where where{&options.name};
+  // Check the double before narrowing it: a value beyond T's range cannot be converted.
+  if (!(std::fabs(options.alpha) <= static_cast<double>(std::numeric_limits<T>::max())))
+    throw Error(ErrorKind::invalid_argument, "alpha " + std::to_string(options.alpha) + " is not a finite " +
+                                                 (sizeof(T) == 4 ? "float" : "double"),
+                options.name);
+  const T given = static_cast<T>(options.alpha);
+  check_alpha_for_codes<Format>(given, where);
+  std::size_t bad = with_kernels<T>([&](auto k) { return k.find_non_finite(w, n); });
+  if (bad != n) {
+    const Where at{&options.name, bad / cols, 0};
+    throw_non_finite(w[bad], bad % cols, at);
+  }
+  if (n == 0) return;
+
+  const bool calibrate = options.calibrate && layout.granularity != AlphaGranularity::fixed;
+  const std::size_t span = alpha_span(layout, rows, cols);
+  with_kernels<T>([&](auto k) {
+    for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot) {
+      const T alpha = calibrate ? calibrate_alpha_unchecked<Format>(w + start, span, k) : given;
+      alphas[slot] = alpha;
+      // The slot's weights, row by row (a slot is a whole matrix, a row or part of one).
+      for (std::size_t i = start; i < start + span;) {
+        const std::size_t r = i / cols, c = i % cols, len = std::min(cols - c, start + span - i);
+        k.template encode_quantize<Format>(w + i, codes + r * row_bytes, c, len, alpha);
+        i += len;
+      }
+    }
+  });
+}
+
+/// dequantize_matrix on codes in Format's row layout. Checks as dequantize_matrix.
+template <class Format, class T>
+void dequantize_matrix_codes(const std::byte* codes, std::size_t row_bytes, std::size_t rows, std::size_t cols,
+                             const AlphaLayout& layout, const T* alphas, T* w) {
+  require_floating<T>();
+  layout.validate(cols);
+  const std::size_t n = rows * cols;
+  if (rows != 0 && n / rows != cols) throw Error(ErrorKind::invalid_argument, "rows * cols overflows");
+  check_pointers(codes, w, n);
+  check_pointers(alphas, w, n);
+  if (n == 0) return;
+  const std::size_t count = layout.count(rows, cols);
+  const std::size_t span = alpha_span(layout, rows, cols);
+  for (std::size_t slot = 0; slot < count; ++slot)
+    check_alpha_for_codes<Format>(alphas[slot], Where{nullptr, slot * span / cols});
+  const bool stream = n * sizeof(T) >= kStreamingOutputBytes;
+  with_kernels<T>([&](auto k) {
+    for (std::size_t i = 0; i < n;) {
+      const std::size_t r = i / cols, c = i % cols, slot = i / span;
+      const std::size_t len = std::min(cols - c, (slot + 1) * span - i);
+      k.template dequantize_decode<Format>(codes + r * row_bytes, c, w + i, len, T(1) / alphas[slot], stream);
+      i += len;
+    }
+  });
+  if (stream) finish_streaming();
+}
+
+}  // namespace detail
 
 /// Quantizes a row-major rows x cols matrix w into codes (rows * cols, row-major) and
 /// alphas (layout().count(rows, cols) of them).
@@ -96,40 +180,9 @@ template <class Code, class T>
 void quantize_matrix(const T* w, std::size_t rows, std::size_t cols, const QuantizeOptions& options,
                      Code* codes, T* alphas) {
   detail::check_codec_types<Code, T>();
-  const AlphaLayout layout = options.layout();
-  layout.validate(cols, options.tensor_name);
-  const std::size_t n = rows * cols;
-  if (rows != 0 && n / rows != cols)
-    throw Error(ErrorKind::invalid_argument, "rows * cols overflows", options.tensor_name);
-  detail::check_pointers(w, codes, n);
-  detail::check_pointers(w, alphas, n);
-  const detail::Where where{&options.tensor_name};
-  // Check the double before narrowing it: a value beyond T's range cannot be converted.
-  if (!(std::fabs(options.alpha) <= static_cast<double>(std::numeric_limits<T>::max())))
-    throw Error(ErrorKind::invalid_argument, "alpha " + std::to_string(options.alpha) + " is not a finite " +
-                                                 (sizeof(T) == 4 ? "float" : "double"),
-                options.tensor_name);
-  const T given = static_cast<T>(options.alpha);
-  detail::check_alpha_for_codes<Code>(given, where);
-  std::size_t bad = detail::with_kernels<T>([&](auto k) { return k.find_non_finite(w, n); });
-  if (bad != n) {
-    const detail::Where at{&options.tensor_name, bad / cols, 0};
-    detail::throw_non_finite(w[bad], bad % cols, at);
-  }
-  if (n == 0) return;
-
-  const bool calibrate = options.calibrate && layout.granularity != AlphaGranularity::fixed;
-  const std::size_t span =
-      layout.granularity == AlphaGranularity::per_tensor || layout.granularity == AlphaGranularity::fixed
-          ? n
-          : layout.span(cols);
-  detail::with_kernels<T>([&](auto k) {
-    for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot) {
-      T alpha = calibrate ? detail::calibrate_alpha_unchecked<Code>(w + start, span, k) : given;
-      alphas[slot] = alpha;
-      k.template encode_quantize<Code>(w + start, codes + start, span, alpha);
-    }
-  });
+  using Format = format_of_t<Code>;
+  detail::quantize_matrix_codes<Format>(w, rows, cols, options, detail::code_bytes(codes), Format::row_bytes(cols),
+                                        alphas);
 }
 
 /// Reconstructs the row-major float matrix from codes and alphas laid out as `layout`.
@@ -139,22 +192,9 @@ template <class Code, class T>
 void dequantize_matrix(const Code* codes, std::size_t rows, std::size_t cols, const AlphaLayout& layout,
                        const T* alphas, T* w) {
   detail::check_codec_types<Code, T>();
-  layout.validate(cols);
-  const std::size_t n = rows * cols;
-  if (rows != 0 && n / rows != cols) throw Error(ErrorKind::invalid_argument, "rows * cols overflows");
-  detail::check_pointers(codes, w, n);
-  detail::check_pointers(alphas, w, n);
-  if (n == 0) return;
-  const std::size_t count = layout.count(rows, cols);
-  const std::size_t span = count == 1 ? n : layout.span(cols);
-  for (std::size_t slot = 0; slot < count; ++slot)
-    detail::check_alpha_for_codes<Code>(alphas[slot], detail::Where{nullptr, slot * span / cols});
-  const bool stream = n * sizeof(T) >= detail::kStreamingOutputBytes;
-  detail::with_kernels<T>([&](auto k) {
-    for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot)
-      k.template dequantize_decode<Code>(codes + start, w + start, span, T(1) / alphas[slot], stream);
-  });
-  if (stream) detail::finish_streaming();
+  using Format = format_of_t<Code>;
+  detail::dequantize_matrix_codes<Format>(detail::code_bytes(codes), Format::row_bytes(cols), rows, cols, layout,
+                                          alphas, w);
 }
 
 }  // namespace qins

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "calibrate.hpp"
-#include "code_traits.hpp"
+#include "code_format.hpp"
 #include "codec.hpp"
 #include "config.hpp"
 #include "error.hpp"
@@ -14,5 +14,6 @@
 #include "linear.hpp"
 #include "matrix.hpp"
 #include "quantize.hpp"
+#include "tensor.hpp"
 #include "thread_pool.hpp"
 #include "version.hpp"

@@ -1,6 +1,6 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Run-time detection of the instruction sets the kernels use.
+// Run-time detection of the CPU features the kernel paths need.
 // IWYU pragma: private
 #pragma once
 
@@ -8,9 +8,10 @@
 
 namespace qins::detail {
 
+/// The features the instruction-set table (qins/isa.hpp) asks about.
 struct CpuFeatures {
-  bool avx2_fma = false;  ///< AVX2 + FMA (+ F16C): every AVX2 CPU since Haswell / Zen
-  bool avx512 = false;    ///< AVX-512 F, BW, VL and DQ (Skylake-SP and later)
+  bool avx2 = false, fma = false;  // F16C, which the AVX2 path also uses, comes with every AVX2 CPU
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
 };
 
 /// Detected once per process (function-local static: thread-safe, one instance for all
@@ -18,12 +19,14 @@ struct CpuFeatures {
 inline const CpuFeatures& cpu_features() noexcept {
   static const CpuFeatures features = [] {
     CpuFeatures f;
-#if QINS_HAS_X86_KERNELS
+#if QINS_DETAIL_X86_TARGETS
     __builtin_cpu_init();
-    f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    f.avx512 = f.avx2_fma && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq");
+    f.avx2 = __builtin_cpu_supports("avx2");
+    f.fma = __builtin_cpu_supports("fma");
+    f.avx512f = __builtin_cpu_supports("avx512f");
+    f.avx512bw = __builtin_cpu_supports("avx512bw");
+    f.avx512vl = __builtin_cpu_supports("avx512vl");
+    f.avx512dq = __builtin_cpu_supports("avx512dq");
 #endif
     return f;
   }();

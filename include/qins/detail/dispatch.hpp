@@ -13,6 +13,7 @@
 #endif
 
 #include "../isa.hpp"
+#include "kernel_table.hpp"
 #include "kernels/avx2.hpp"
 #include "kernels/avx512.hpp"
 #include "kernels/scalar.hpp"
@@ -31,22 +32,29 @@ inline void finish_streaming() noexcept {
 #endif
 }
 
-/// Calls f with the `Kernels` table of the active path for element type T. The SIMD
-/// paths exist for float; double always runs the reference.
+template <std::size_t I, class F>
+decltype(auto) call_with_table(Isa active, F& f) {
+  if constexpr (I == 0) {
+    (void)active;
+    return f(scalar::Kernels<float>{});
+  } else {
+    constexpr Isa isa = static_cast<Isa>(I);
+    if constexpr (has_kernel_table<isa>::value)
+      if (active == isa) return f(typename KernelTable<isa>::type{});
+    return call_with_table<I - 1>(active, f);
+  }
+}
+
+/// Calls f with the `Kernels` table of the active path for element type T, walking the
+/// instruction-set table from the widest row down. The SIMD paths exist for float;
+/// double always runs the reference.
 template <class T, class F>
 decltype(auto) with_kernels(F&& f) {
   if constexpr (std::is_same_v<T, float>) {
-    switch (active_isa()) {
-#if QINS_HAS_AVX512_KERNELS
-      case Isa::avx512: return f(avx512::Kernels{});
-#endif
-#if QINS_HAS_X86_KERNELS
-      case Isa::avx2: return f(avx2::Kernels{});
-#endif
-      default: break;
-    }
+    return call_with_table<kIsaCount - 1>(active_isa(), f);
+  } else {
+    return f(scalar::Kernels<T>{});
   }
-  return f(scalar::Kernels<T>{});
 }
 
 }  // namespace qins::detail

@@ -10,7 +10,7 @@
 #include <string>
 #include <type_traits>
 
-#include "../code_traits.hpp"
+#include "../code_format.hpp"
 #include "../error.hpp"
 #include "float_bits.hpp"
 

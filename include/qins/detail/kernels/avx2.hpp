@@ -6,7 +6,7 @@
 
 #include "../../config.hpp"
 
-#if QINS_HAS_X86_KERNELS
+#if QINS_HAS_AVX2_KERNELS
 
 #include <immintrin.h>
 
@@ -15,10 +15,11 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "../../code_traits.hpp"
+#include "../../code_format.hpp"
+#include "../kernel_table.hpp"
 #include "scalar.hpp"
 
-#define QINS_DETAIL_TARGET "avx2,fma,f16c"
+#define QINS_DETAIL_TARGET QINS_DETAIL_TARGET_AVX2
 #include "../target_begin.hpp"
 
 namespace qins::detail::avx2 {
@@ -28,6 +29,10 @@ namespace qins::detail::avx2 {
 struct V {
   using F = __m256;
   static constexpr std::size_t width = 8;
+  /// Capabilities the kernel bodies may branch on with if constexpr.
+  static constexpr bool has_byte_permute = false;  ///< no 64-byte table look-ups (vpermi2b)
+  /// Relative error of rcp() (Intel: |error| <= 1.5 * 2^-12).
+  static constexpr double rcp_error = 1.5 * 0x1p-12;
 
   static F load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
@@ -60,27 +65,31 @@ struct V {
     return _mm256_movemask_epi8(_mm256_cmpeq_epi32(e, exponent)) != 0;
   }
 
-  /// Eight codes widened to float.
-  template <class Code>
-  static F load_codes(const Code* p) {
-    if constexpr (sizeof(Code) == 1) {
+  /// Codes i .. i + 7 of the code array at `codes`, widened to float.
+  template <class Format>
+  static F load_codes(const std::byte* codes, std::size_t i) {
+    static_assert(Format::codes_per_block == 1, "whole-element formats");
+    const std::byte* p = codes + i * Format::bytes_per_block;
+    if constexpr (Format::bytes_per_block == 1) {
       __m128i c = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
       return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
     } else {
-      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
       __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
       return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(c));
     }
   }
-  /// Stores eight integral floats already clamped to [0, M] as codes.
-  template <class Code>
-  static void store_codes(Code* p, F v) {
-    __m256i i = _mm256_cvtps_epi32(v);
-    __m128i u16 = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-    if constexpr (sizeof(Code) == 1) {
+  /// Stores eight integral floats already clamped to [0, M] as codes i .. i + 7.
+  template <class Format>
+  static void store_codes(std::byte* codes, std::size_t i, F v) {
+    static_assert(Format::codes_per_block == 1, "whole-element formats");
+    std::byte* p = codes + i * Format::bytes_per_block;
+    __m256i n = _mm256_cvtps_epi32(v);
+    __m128i u16 = _mm_packus_epi32(_mm256_castsi256_si128(n), _mm256_extracti128_si256(n, 1));
+    if constexpr (Format::bytes_per_block == 1) {
       _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(u16, u16));
     } else {
-      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
       _mm_storeu_si128(reinterpret_cast<__m128i*>(p), u16);
     }
   }
@@ -123,6 +132,13 @@ struct V {
 
 }  // namespace qins::detail::avx2
 
+namespace qins::detail {
+template <>
+struct KernelTable<Isa::avx2> {
+  using type = avx2::Kernels;
+};
+}  // namespace qins::detail
+
 #include "../target_end.hpp"
 
-#endif  // QINS_HAS_X86_KERNELS
+#endif  // QINS_HAS_AVX2_KERNELS

@@ -15,10 +15,11 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "../../code_traits.hpp"
+#include "../../code_format.hpp"
+#include "../kernel_table.hpp"
 #include "scalar.hpp"
 
-#define QINS_DETAIL_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
+#define QINS_DETAIL_TARGET QINS_DETAIL_TARGET_AVX512
 #include "../target_begin.hpp"
 
 namespace qins::detail::avx512 {
@@ -28,6 +29,10 @@ namespace qins::detail::avx512 {
 struct V {
   using F = __m512;
   static constexpr std::size_t width = 16;
+  /// Capabilities the kernel bodies may branch on with if constexpr.
+  static constexpr bool has_byte_permute = false;  ///< F/BW/VL/DQ only: no vpermi2b (VBMI)
+  /// Relative error of rcp() (rcp14: |error| <= 2^-14).
+  static constexpr double rcp_error = 0x1p-14;
 
   static F load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
@@ -68,25 +73,31 @@ struct V {
     return _mm512_cmpeq_epi32_mask(e, exponent) != 0;
   }
 
-  template <class Code>
-  static F load_codes(const Code* p) {
-    if constexpr (sizeof(Code) == 1) {
+  /// Codes i .. i + 15 of the code array at `codes`, widened to float.
+  template <class Format>
+  static F load_codes(const std::byte* codes, std::size_t i) {
+    static_assert(Format::codes_per_block == 1, "whole-element formats");
+    const std::byte* p = codes + i * Format::bytes_per_block;
+    if constexpr (Format::bytes_per_block == 1) {
       __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
       return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c));
     } else {
-      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
+      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
       __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
       return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c));
     }
   }
-  template <class Code>
-  static void store_codes(Code* p, F v) {
-    __m512i i = _mm512_cvtps_epi32(v);
-    if constexpr (sizeof(Code) == 1) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(i));
+  /// Stores sixteen integral floats already clamped to [0, M] as codes i .. i + 15.
+  template <class Format>
+  static void store_codes(std::byte* codes, std::size_t i, F v) {
+    static_assert(Format::codes_per_block == 1, "whole-element formats");
+    std::byte* p = codes + i * Format::bytes_per_block;
+    __m512i n = _mm512_cvtps_epi32(v);
+    if constexpr (Format::bytes_per_block == 1) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(n));
     } else {
-      static_assert(sizeof(Code) == 2, "uint8 and uint16 codes");
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(i));
+      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(n));
     }
   }
 
@@ -116,6 +127,13 @@ struct V {
 #include "simd_body.inl"
 
 }  // namespace qins::detail::avx512
+
+namespace qins::detail {
+template <>
+struct KernelTable<Isa::avx512> {
+  using type = avx512::Kernels;
+};
+}  // namespace qins::detail
 
 #include "../target_end.hpp"
 

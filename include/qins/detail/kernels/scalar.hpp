@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "../../code_traits.hpp"
+#include "../../code_format.hpp"
 #include "../float_bits.hpp"
 
 namespace qins::detail::scalar {
@@ -34,19 +34,23 @@ inline T decode_ref(T z, T alpha) noexcept {
   return std::signbit(z) ? -m : m;
 }
 
+// Codes are std::uint32_t here whatever the format (Format is a descriptor of
+// qins/code_format.hpp); the buffer loops below load and store them through the
+// descriptor, as code i of a row of bytes.
+
 /// code = clamp(round((z + 1) M / 2), 0, M), ties to even, in the precision of T.
-template <class Code, class T>
-inline Code quantize_ref(T z) noexcept {
-  constexpr T m = T(CodeTraits<Code>::max_code);
+template <class Format, class T>
+inline std::uint32_t quantize_ref(T z) noexcept {
+  constexpr T m = T(Format::max_code);
   T t = std::nearbyint((z + T(1)) * (m / T(2)));
   t = t < T(0) ? T(0) : (t > m ? m : t);  // NaN never reaches here: inputs are validated
-  return static_cast<Code>(t);
+  return static_cast<std::uint32_t>(t);
 }
 
 /// z' = code * 2 / M - 1.
-template <class Code, class T>
-inline T dequantize_ref(Code code) noexcept {
-  constexpr T m = T(CodeTraits<Code>::max_code);
+template <class Format, class T>
+inline T dequantize_ref(std::uint32_t code) noexcept {
+  constexpr T m = T(Format::max_code);
   return (T(code) * T(2)) / m - T(1);
 }
 
@@ -54,9 +58,9 @@ inline T dequantize_ref(Code code) noexcept {
 /// except that a weight whose z rounds onto the other sign's half of the code range
 /// (only when alpha |x| is beyond ~2^24 and z rounds to -0) is clamped back to its own
 /// half: saturation never flips a sign.
-template <class Code, class T>
-inline Code encode_quantize_ref(T x, T alpha) noexcept {
-  constexpr T m = T(CodeTraits<Code>::max_code);
+template <class Format, class T>
+inline std::uint32_t encode_quantize_ref(T x, T alpha) noexcept {
+  constexpr T m = T(Format::max_code);
   constexpr T half = m / T(2);
   const bool negative = x < T(0);
   T w = T(1) / std::fma(alpha, std::fabs(x), T(1));
@@ -65,30 +69,30 @@ inline Code encode_quantize_ref(T x, T alpha) noexcept {
   const T lo = negative ? T(0) : half + T(0.5);
   const T hi = negative ? half - T(0.5) : m;
   t = t < lo ? lo : (t > hi ? hi : t);
-  return static_cast<Code>(t);
+  return static_cast<std::uint32_t>(t);
 }
 
 /// Closed-form dequantize + decode: with d = code - M/2 (never 0, M is odd),
 /// x' = (M/2 / d - sign(d)) / alpha = ((M/2 - |d|) / d) * (1/alpha).
 /// M/2 - |d| is an exact integer, so the bracket costs one correctly rounded division;
 /// the library stores 1/alpha and multiplies, within 1 ulp of dividing by alpha.
-template <class Code, class T>
-inline T decoded_times_alpha_ref(Code code) noexcept {
-  constexpr T half = T(CodeTraits<Code>::max_code) / T(2);
+template <class Format, class T>
+inline T decoded_times_alpha_ref(std::uint32_t code) noexcept {
+  constexpr T half = T(Format::max_code) / T(2);
   T d = T(code) - half;
   return (half - std::fabs(d)) / d;
 }
 
-template <class Code, class T>
-inline T dequantize_decode_ref(Code code, T inv_alpha) noexcept {
-  return decoded_times_alpha_ref<Code, T>(code) * inv_alpha;
+template <class Format, class T>
+inline T dequantize_decode_ref(std::uint32_t code, T inv_alpha) noexcept {
+  return decoded_times_alpha_ref<Format, T>(code) * inv_alpha;
 }
 
 /// x - x' for one weight, with the product and the difference rounded once (fma), so
 /// that no compiler contraction can change it.
-template <class Code, class T>
+template <class Format, class T>
 inline T reconstruction_error_ref(T x, T alpha, T inv_alpha) noexcept {
-  T u = decoded_times_alpha_ref<Code, T>(encode_quantize_ref<Code>(x, alpha));
+  T u = decoded_times_alpha_ref<Format, T>(encode_quantize_ref<Format>(x, alpha));
   return std::fma(-u, inv_alpha, x);
 }
 
@@ -104,24 +108,28 @@ inline void decode_ref(const T* z, T* x, std::size_t n, T alpha) noexcept {
   for (std::size_t i = 0; i < n; ++i) x[i] = decode_ref(z[i], alpha);
 }
 
-template <class Code, class T>
-inline void quantize_ref(const T* z, Code* codes, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) codes[i] = quantize_ref<Code>(z[i]);
+// Codes [first, first + n) of the code array at `codes` (bytes, laid out as Format says),
+// against n values at z or x.
+
+template <class Format, class T>
+inline void quantize_ref(const T* z, std::byte* codes, std::size_t first, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) Format::store(codes, first + i, quantize_ref<Format>(z[i]));
 }
 
-template <class Code, class T>
-inline void dequantize_ref(const Code* codes, T* z, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) z[i] = dequantize_ref<Code, T>(codes[i]);
+template <class Format, class T>
+inline void dequantize_ref(const std::byte* codes, std::size_t first, T* z, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) z[i] = dequantize_ref<Format, T>(Format::load(codes, first + i));
 }
 
-template <class Code, class T>
-inline void encode_quantize_ref(const T* x, Code* codes, std::size_t n, T alpha) noexcept {
-  for (std::size_t i = 0; i < n; ++i) codes[i] = encode_quantize_ref<Code>(x[i], alpha);
+template <class Format, class T>
+inline void encode_quantize_ref(const T* x, std::byte* codes, std::size_t first, std::size_t n, T alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i) Format::store(codes, first + i, encode_quantize_ref<Format>(x[i], alpha));
 }
 
-template <class Code, class T>
-inline void dequantize_decode_ref(const Code* codes, T* x, std::size_t n, T inv_alpha) noexcept {
-  for (std::size_t i = 0; i < n; ++i) x[i] = dequantize_decode_ref<Code>(codes[i], inv_alpha);
+template <class Format, class T>
+inline void dequantize_decode_ref(const std::byte* codes, std::size_t first, T* x, std::size_t n,
+                                  T inv_alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i) x[i] = dequantize_decode_ref<Format>(Format::load(codes, first + i), inv_alpha);
 }
 
 /// Index of the first NaN or infinity, or n.
@@ -208,11 +216,11 @@ inline T squared_error_scale(T max_abs) noexcept {
 /// Adds ((x - x') * scale)^2 of elements [begin, n), where x' is the reconstruction and
 /// scale a power of two (see squared_error_scale), into the partial sums, flushing them
 /// into lanes at the end of every block.
-template <class Code, class T>
+template <class Format, class T>
 inline void add_squared_errors_ref(const T* x, std::size_t begin, std::size_t n, T alpha,
                                    T inv_alpha, T scale, T* partial, double* lanes) noexcept {
   for (std::size_t i = begin; i < n; ++i) {
-    const T e = reconstruction_error_ref<Code>(x[i], alpha, inv_alpha) * scale;
+    const T e = reconstruction_error_ref<Format>(x[i], alpha, inv_alpha) * scale;
     partial[i % kSumLanes] = std::fma(e, e, partial[i % kSumLanes]);
     if ((i + 1) % kSquaresBlock == 0) flush_squares(partial, lanes);
   }
@@ -221,12 +229,12 @@ inline void add_squared_errors_ref(const T* x, std::size_t begin, std::size_t n,
 /// Sum over i of ((x_i - dequantize_decode(encode_quantize(x_i))) * scale)^2 (each
 /// difference rounded once, see reconstruction_error_ref; squares and block sums in T,
 /// the total in double). Divide by scale^2 for the unscaled sum.
-template <class Code, class T>
+template <class Format, class T>
 inline double quantization_squared_error_ref(const T* x, std::size_t n, T alpha, T inv_alpha,
                                              T scale = T(1)) noexcept {
   T partial[kSumLanes] = {};
   double lanes[kSumLanes] = {};
-  add_squared_errors_ref<Code>(x, 0, n, alpha, inv_alpha, scale, partial, lanes);
+  add_squared_errors_ref<Format>(x, 0, n, alpha, inv_alpha, scale, partial, lanes);
   flush_squares(partial, lanes);
   return reduce_lanes(lanes);
 }
@@ -235,17 +243,20 @@ inline double quantization_squared_error_ref(const T* x, std::size_t n, T alpha,
 
 namespace qins::detail {
 
-/// A row-major matrix of codes with its decode scales (1/alpha): the scale of weight
-/// (r, c) is scales[r * scale_stride + c / span]. Per tensor: stride 0, span cols; per
-/// row: stride 1, span cols; per group of G: stride cols / G, span G.
-template <class Code>
+/// A row-major matrix of codes in Format with its decode scales (1/alpha): row r starts
+/// at byte r * row_bytes (Format::row_bytes(cols)); the scale of weight (r, c) is
+/// scales[r * scale_stride + c / span]. Per tensor: stride 0, span cols; per row: stride
+/// 1, span cols; per group of G: stride cols / G, span G.
+template <class Format>
 struct CodeMatrixView {
-  const Code* codes = nullptr;
-  std::size_t rows = 0, cols = 0;
+  const std::byte* codes = nullptr;
+  std::size_t rows = 0, cols = 0, row_bytes = 0;
   const float* scales = nullptr;
   std::size_t scale_stride = 0, span = 0;
 
-  const Code* row(std::size_t r) const noexcept { return codes + r * cols; }
+  const std::byte* row(std::size_t r) const noexcept { return codes + r * row_bytes; }
+  /// Code c of row r.
+  std::uint32_t code(std::size_t r, std::size_t c) const noexcept { return Format::load(row(r), c); }
   float scale(std::size_t r, std::size_t segment) const noexcept {
     return scales[r * scale_stride + segment];
   }
@@ -267,14 +278,13 @@ namespace qins::detail::scalar {
 /// per segment and scaled once per segment. Products are not bit-exact across paths (the
 /// SIMD paths use a fast reciprocal), so plain multiply-adds are fine here: the compiler
 /// may fuse them, which only ever reduces the rounding.
-template <class Code>
-inline void gemv_ref(const CodeMatrixView<Code>& w, const float* x, float* y) noexcept {
+template <class Format>
+inline void gemv_ref(const CodeMatrixView<Format>& w, const float* x, float* y) noexcept {
   for (std::size_t r = 0; r < w.rows; ++r) {
-    const Code* codes = w.row(r);
     float total = 0;
     for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
       float acc = 0;
-      for (std::size_t j = s0; j < s0 + w.span; ++j) acc += x[j] * decoded_times_alpha_ref<Code, float>(codes[j]);
+      for (std::size_t j = s0; j < s0 + w.span; ++j) acc += x[j] * decoded_times_alpha_ref<Format, float>(w.code(r, j));
       total += acc * w.scale(r, g);
     }
     y[r] = total;
@@ -290,8 +300,8 @@ static_assert(kGemmTileRows * kGemmTileCols <= kGemmScratchFloats, "a tile fits 
 
 /// Y += W X for a batch: X holds `batch` inputs of w.cols floats, input b at X + b * ldx;
 /// output b is added into Y + b * ldy.
-template <class Code>
-inline void gemm_ref(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
+template <class Format>
+inline void gemm_ref(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx,
                      std::size_t batch, float* y, std::size_t ldy) noexcept {
   for (std::size_t b = 0; b < batch; ++b)
     for (std::size_t r = 0; r < w.rows; ++r) {
@@ -308,41 +318,48 @@ namespace qins::detail::scalar {
 /// The reference loops under the entry-point names of the SIMD `Kernels` tables.
 template <class T>
 struct Kernels {
+  /// Largest error of a weight decoded by the products, in units of |w| + 1/alpha: the
+  /// reference divides exactly (one rounding of u, a relative 2^-24, twice for safety).
+  template <class Format>
+  static constexpr double decode_error_bound() {
+    return 0x1p-23;
+  }
   static void encode(const T* x, T* z, std::size_t n, T alpha) { encode_ref(x, z, n, alpha); }
   static void decode(const T* z, T* x, std::size_t n, T alpha) { decode_ref(z, x, n, alpha); }
-  template <class Code>
-  static void quantize(const T* z, Code* codes, std::size_t n) {
-    quantize_ref<Code>(z, codes, n);
+  template <class Format>
+  static void quantize(const T* z, std::byte* codes, std::size_t first, std::size_t n) {
+    quantize_ref<Format>(z, codes, first, n);
   }
-  template <class Code>
-  static void dequantize(const Code* codes, T* z, std::size_t n) {
-    dequantize_ref<Code>(codes, z, n);
+  template <class Format>
+  static void dequantize(const std::byte* codes, std::size_t first, T* z, std::size_t n) {
+    dequantize_ref<Format>(codes, first, z, n);
   }
-  template <class Code>
-  static void encode_quantize(const T* x, Code* codes, std::size_t n, T alpha) {
-    encode_quantize_ref<Code>(x, codes, n, alpha);
+  template <class Format>
+  static void encode_quantize(const T* x, std::byte* codes, std::size_t first, std::size_t n, T alpha) {
+    encode_quantize_ref<Format>(x, codes, first, n, alpha);
   }
-  template <class Code>
-  static void dequantize_decode(const Code* codes, T* x, std::size_t n, T inv_alpha, bool /*stream*/ = false) {
-    dequantize_decode_ref<Code>(codes, x, n, inv_alpha);
+  template <class Format>
+  static void dequantize_decode(const std::byte* codes, std::size_t first, T* x, std::size_t n, T inv_alpha,
+                                bool /*stream*/ = false) {
+    dequantize_decode_ref<Format>(codes, first, x, n, inv_alpha);
   }
   static std::size_t find_non_finite(const T* x, std::size_t n) {
     return find_non_finite_ref(x, n);
   }
-  template <class Code>
+  template <class Format>
   static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha, T scale = T(1)) {
-    return quantization_squared_error_ref<Code>(x, n, alpha, inv_alpha, scale);
+    return quantization_squared_error_ref<Format>(x, n, alpha, inv_alpha, scale);
   }
   static T max_abs(const T* x, std::size_t n) { return max_abs_ref(x, n); }
   static void scaled_moments(const T* x, std::size_t n, double scale, double* sums) {
     scaled_moments_ref(x, n, scale, sums);
   }
-  template <class Code>
-  static void gemv(const CodeMatrixView<Code>& w, const float* x, float* y) {
+  template <class Format>
+  static void gemv(const CodeMatrixView<Format>& w, const float* x, float* y) {
     gemv_ref(w, x, y);
   }
-  template <class Code>
-  static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
+  template <class Format>
+  static void gemm(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx,
                    std::size_t batch, float* y, std::size_t ldy, float* /*tile*/,
                    const float* /*packed*/ = nullptr) {
     gemm_ref(w, x, ldx, batch, y, ldy);

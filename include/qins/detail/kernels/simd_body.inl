@@ -16,6 +16,14 @@
 #define QINS_DETAIL_UNROLL _Pragma("GCC unroll 16")
 
 struct Kernels {
+  /// Largest error of a weight decoded by the products (gemv, gemm), in units of
+  /// |w| + 1/alpha: the reciprocal's relative error V::rcp_error for 8-bit codes; after
+  /// the Newton step of wider codes about 2^-22 (bounded by 1e-6). See fast_decoded_times_alpha.
+  template <class Format>
+  static constexpr double decode_error_bound() {
+    return Format::bits > 8 ? 1e-6 : V::rcp_error;
+  }
+
   static void encode(const float* x, float* z, std::size_t n, float alpha) {
     const auto va = V::set1(alpha), one = V::set1(1.0f);
     std::size_t i = 0;
@@ -39,35 +47,37 @@ struct Kernels {
     for (; i < n; ++i) x[i] = scalar::decode_ref(z[i], alpha);
   }
 
-  template <class Code>
-  static void quantize(const float* z, Code* codes, std::size_t n) {
-    constexpr float m = float(CodeTraits<Code>::max_code);
+  // Codes are addressed as (codes, first + i): code first + i of the code array at
+  // `codes`, in Format's layout; the vector loads and stores take whole vectors of codes.
+  template <class Format>
+  static void quantize(const float* z, std::byte* codes, std::size_t first, std::size_t n) {
+    constexpr float m = float(Format::max_code);
     const auto vhalf = V::set1(m / 2.0f), one = V::set1(1.0f), zero = V::set1(0.0f),
                vm = V::set1(m);
     std::size_t i = 0;
     for (; i + V::width <= n; i += V::width) {
       auto t = V::round_even(V::mul(V::add(V::load(z + i), one), vhalf));
-      V::template store_codes<Code>(codes + i, V::min(V::max(t, zero), vm));
+      V::template store_codes<Format>(codes, first + i, V::min(V::max(t, zero), vm));
     }
-    for (; i < n; ++i) codes[i] = scalar::quantize_ref<Code>(z[i]);
+    scalar::quantize_ref<Format>(z + i, codes, first + i, n - i);
   }
 
-  template <class Code>
-  static void dequantize(const Code* codes, float* z, std::size_t n) {
-    constexpr float m = float(CodeTraits<Code>::max_code);
+  template <class Format>
+  static void dequantize(const std::byte* codes, std::size_t first, float* z, std::size_t n) {
+    constexpr float m = float(Format::max_code);
     const auto vm = V::set1(m), two = V::set1(2.0f), one = V::set1(1.0f);
     std::size_t i = 0;
     for (; i + V::width <= n; i += V::width) {
-      auto c = V::template load_codes<Code>(codes + i);
+      auto c = V::template load_codes<Format>(codes, first + i);
       V::store(z + i, V::sub(V::div(V::mul(c, two), vm), one));
     }
-    for (; i < n; ++i) z[i] = scalar::dequantize_ref<Code, float>(codes[i]);
+    scalar::dequantize_ref<Format>(codes, first + i, z + i, n - i);
   }
 
   // Codes of one vector of weights, as integral floats (see scalar::encode_quantize_ref).
-  template <class Code>
+  template <class Format>
   static typename V::F encode_quantize_vector(typename V::F x, typename V::F alpha) {
-    constexpr float m = float(CodeTraits<Code>::max_code);
+    constexpr float m = float(Format::max_code);
     constexpr float half = m / 2.0f;
     const auto one = V::set1(1.0f);
     auto negative = V::less_than_zero(x);
@@ -79,38 +89,40 @@ struct Kernels {
   }
 
   // Closed-form decode of integral-float codes, before the 1/alpha: (M/2 - |d|) / d.
-  template <class Code>
+  template <class Format>
   static typename V::F decoded_times_alpha_vector(typename V::F code) {
-    const auto half = V::set1(float(CodeTraits<Code>::max_code) / 2.0f);
+    const auto half = V::set1(float(Format::max_code) / 2.0f);
     auto d = V::sub(code, half);
     return V::div(V::sub(half, V::abs(d)), d);
   }
 
-  template <class Code>
-  static void encode_quantize(const float* x, Code* codes, std::size_t n, float alpha) {
+  template <class Format>
+  static void encode_quantize(const float* x, std::byte* codes, std::size_t first, std::size_t n, float alpha) {
     const auto va = V::set1(alpha);
     std::size_t i = 0;
     for (; i + V::width <= n; i += V::width)
-      V::template store_codes<Code>(codes + i, encode_quantize_vector<Code>(V::load(x + i), va));
-    for (; i < n; ++i) codes[i] = scalar::encode_quantize_ref<Code>(x[i], alpha);
+      V::template store_codes<Format>(codes, first + i, encode_quantize_vector<Format>(V::load(x + i), va));
+    scalar::encode_quantize_ref<Format>(x + i, codes, first + i, n - i, alpha);
   }
 
   // With `stream`, the output bypasses the caches (non-temporal stores): for outputs far
   // larger than the caches this saves reading every output line before writing it. The
   // caller ends a run of streaming calls with detail::finish_streaming().
-  template <class Code>
-  static void dequantize_decode(const Code* codes, float* x, std::size_t n, float inv_alpha, bool stream = false) {
+  template <class Format>
+  static void dequantize_decode(const std::byte* codes, std::size_t first, float* x, std::size_t n, float inv_alpha,
+                                bool stream = false) {
     const auto vinv = V::set1(inv_alpha);
+    auto decoded = [&](std::size_t i) {
+      return V::mul(decoded_times_alpha_vector<Format>(V::template load_codes<Format>(codes, first + i)), vinv);
+    };
     std::size_t i = 0;
     if (stream) {
       for (; i < n && reinterpret_cast<std::uintptr_t>(x + i) % (V::width * sizeof(float)) != 0; ++i)
-        x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
-      for (; i + V::width <= n; i += V::width)
-        V::stream(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
+        x[i] = scalar::dequantize_decode_ref<Format>(Format::load(codes, first + i), inv_alpha);
+      for (; i + V::width <= n; i += V::width) V::stream(x + i, decoded(i));
     }
-    for (; i + V::width <= n; i += V::width)
-      V::store(x + i, V::mul(decoded_times_alpha_vector<Code>(V::template load_codes<Code>(codes + i)), vinv));
-    for (; i < n; ++i) x[i] = scalar::dequantize_decode_ref<Code>(codes[i], inv_alpha);
+    for (; i + V::width <= n; i += V::width) V::store(x + i, decoded(i));
+    scalar::dequantize_decode_ref<Format>(codes, first + i, x + i, n - i, inv_alpha);
   }
 
   static std::size_t find_non_finite(const float* x, std::size_t n) {
@@ -131,7 +143,7 @@ struct Kernels {
     for (std::size_t q = 0; q < kDoublesPerBlock; ++q) V::dstore(lanes + q * V::double_width, acc[q]);
   }
 
-  template <class Code>
+  template <class Format>
   static double quantization_squared_error(const float* x, std::size_t n, float alpha,
                                            float inv_alpha, float scale = 1.0f) {
     static_assert(scalar::kSquaresBlock % scalar::kSumLanes == 0, "blocks of whole lane groups");
@@ -151,7 +163,7 @@ struct Kernels {
         QINS_DETAIL_UNROLL
         for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
           auto v = V::load(x + i + k * V::width);
-          auto u = decoded_times_alpha_vector<Code>(encode_quantize_vector<Code>(v, va));
+          auto u = decoded_times_alpha_vector<Format>(encode_quantize_vector<Format>(v, va));
           auto e = V::mul(V::fnmadd(u, vinv, v), vscale);  // as reconstruction_error_ref
           partial[k] = V::fmadd(e, e, partial[k]);
         }
@@ -170,7 +182,7 @@ struct Kernels {
     for (std::size_t k = 0; k < kFloatsPerBlock; ++k) V::store(partial_lanes + k * V::width, partial[k]);
     double lanes[scalar::kSumLanes];
     store_lanes(acc, lanes);
-    scalar::add_squared_errors_ref<Code>(x, i, n, alpha, inv_alpha, scale, partial_lanes, lanes);
+    scalar::add_squared_errors_ref<Format>(x, i, n, alpha, inv_alpha, scale, partial_lanes, lanes);
     scalar::flush_squares(partial_lanes, lanes);
     return scalar::reduce_lanes(lanes);
   }
@@ -215,10 +227,10 @@ struct Kernels {
 
   // 1/d of integral-float codes, d = c - M/2: the hardware reciprocal, plus one Newton
   // step for 16-bit codes (its accuracy: below).
-  template <class Code>
+  template <class Format>
   static typename V::F fast_reciprocal(typename V::F d) {
     auto r = V::rcp(d);
-    if constexpr (CodeTraits<Code>::bits > 8) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
+    if constexpr (Format::bits > 8) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
     return r;
   }
 
@@ -228,11 +240,11 @@ struct Kernels {
   // for 8-bit codes at most 4.7% of the local code step (the step is (1 + alpha|w|)^2 /
   // (M/2) / alpha), so one reciprocal is enough; 16-bit codes are 256 times finer and
   // get one Newton step (error ~2^-22, about 0.5% of their step).
-  template <class Code>
+  template <class Format>
   static typename V::F fast_decoded_times_alpha(typename V::F code) {
-    const auto half = V::set1(float(CodeTraits<Code>::max_code) / 2.0f);
+    const auto half = V::set1(float(Format::max_code) / 2.0f);
     auto d = V::sub(code, half);
-    return V::fmadd(half, fast_reciprocal<Code>(d), V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
+    return V::fmadd(half, fast_reciprocal<Format>(d), V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
   }
 
   // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
@@ -244,10 +256,10 @@ struct Kernels {
   // computed in. Writes y[b * ldy + r]. (Prefetching ahead within the rows measured
   // slower than the hardware prefetcher; gemv_rows only asks for each row's first lines.)
 
-  template <class Code, std::size_t R, std::size_t B>
-  static void gemv_block(const CodeMatrixView<Code>& w, std::size_t r0, const float* x, std::size_t ldx,
+  template <class Format, std::size_t R, std::size_t B>
+  static void gemv_block(const CodeMatrixView<Format>& w, std::size_t r0, const float* x, std::size_t ldx,
                          float* y, std::size_t ldy) {
-    const auto half = V::set1(float(CodeTraits<Code>::max_code) / 2.0f), zero = V::set1(0.0f);
+    const auto half = V::set1(float(Format::max_code) / 2.0f), zero = V::set1(0.0f);
     typename V::F total[R][B];
     float tail_total[R][B];
     QINS_DETAIL_UNROLL
@@ -267,8 +279,8 @@ struct Kernels {
         for (std::size_t b = 0; b < B; ++b) xv[b] = V::load(x + b * ldx + j), minus_x[b] = V::sub(zero, xv[b]);
         QINS_DETAIL_UNROLL
         for (std::size_t r = 0; r < R; ++r) {
-          const auto d = V::sub(V::template load_codes<Code>(w.row(r0 + r) + j), half);
-          const auto inv_d = fast_reciprocal<Code>(d);
+          const auto d = V::sub(V::template load_codes<Format>(w.row(r0 + r), j), half);
+          const auto inv_d = fast_reciprocal<Format>(d);
           QINS_DETAIL_UNROLL
           for (std::size_t b = 0; b < B; ++b) {
             over_d[r][b] = V::fmadd(xv[b], inv_d, over_d[r][b]);
@@ -292,7 +304,7 @@ struct Kernels {
           total[r][b] = V::fmadd(segment, V::set1(scale), total[r][b]);
           float tail = 0.0f;
           for (std::size_t jj = j; jj < end; ++jj)
-            tail = std::fma(x[b * ldx + jj], scalar::decoded_times_alpha_ref<Code, float>(w.row(r0 + r)[jj]), tail);
+            tail = std::fma(x[b * ldx + jj], scalar::decoded_times_alpha_ref<Format, float>(w.code(r0 + r, jj)), tail);
           tail_total[r][b] = std::fma(tail, scale, tail_total[r][b]);
         }
       }
@@ -315,32 +327,31 @@ struct Kernels {
   static constexpr std::size_t kRowPrefetchAhead = 8;
   static constexpr std::size_t kCacheLineBytes = 64;
 
-  template <class Code>
-  static void prefetch_row_starts(const CodeMatrixView<Code>& w, std::size_t r0, std::size_t rows) {
-    const std::size_t row_bytes = w.cols * sizeof(Code);
-    const std::size_t bytes = row_bytes < kRowPrefetchBytes ? row_bytes : kRowPrefetchBytes;
+  template <class Format>
+  static void prefetch_row_starts(const CodeMatrixView<Format>& w, std::size_t r0, std::size_t rows) {
+    const std::size_t bytes = w.row_bytes < kRowPrefetchBytes ? w.row_bytes : kRowPrefetchBytes;
     for (std::size_t r = r0; r < r0 + rows; ++r)
       for (std::size_t offset = 0; offset < bytes; offset += kCacheLineBytes)
-        V::prefetch(reinterpret_cast<const char*>(w.row(r)) + offset);
+        V::prefetch(w.row(r) + offset);
   }
 
-  template <class Code, std::size_t B>
-  static void gemv_rows(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx, float* y, std::size_t ldy) {
-    const bool prefetch = w.cols * sizeof(Code) >= kRowPrefetchMinRowBytes;
+  template <class Format, std::size_t B>
+  static void gemv_rows(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx, float* y, std::size_t ldy) {
+    const bool prefetch = w.row_bytes >= kRowPrefetchMinRowBytes;
     // The rows the loop below would not ask for ahead: callers pass row chunks (64 rows).
     if (prefetch) prefetch_row_starts(w, 0, w.rows < kRowPrefetchAhead ? w.rows : kRowPrefetchAhead);
     std::size_t r = 0;
     for (; r + 4 <= w.rows; r += 4) {
       if (prefetch && r + kRowPrefetchAhead + 4 <= w.rows) prefetch_row_starts(w, r + kRowPrefetchAhead, 4);
-      gemv_block<Code, 4, B>(w, r, x, ldx, y + r, ldy);
+      gemv_block<Format, 4, B>(w, r, x, ldx, y + r, ldy);
     }
-    for (; r < w.rows; ++r) gemv_block<Code, 1, B>(w, r, x, ldx, y + r, ldy);
+    for (; r < w.rows; ++r) gemv_block<Format, 1, B>(w, r, x, ldx, y + r, ldy);
   }
 
   /// y = W x. Four rows per pass share each load of x.
-  template <class Code>
-  static void gemv(const CodeMatrixView<Code>& w, const float* x, float* y) {
-    gemv_rows<Code, 1>(w, x, 0, y, 0);
+  template <class Format>
+  static void gemv(const CodeMatrixView<Format>& w, const float* x, float* y) {
+    gemv_rows<Format, 1>(w, x, 0, y, 0);
   }
 
   // Y[b][r] += dot(tile row r, X column b) for an R x B block; tile rows hold kb floats.
@@ -377,13 +388,13 @@ struct Kernels {
   static constexpr std::size_t kMinTiledBatch = 4;
 
   // gemv_rows for B inputs, added into y (gemm accumulates).
-  template <class Code, std::size_t B>
-  static void add_gemv_rows(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx, float* y,
+  template <class Format, std::size_t B>
+  static void add_gemv_rows(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx, float* y,
                             std::size_t ldy) {
     float out[B * 64];
     for (std::size_t r0 = 0; r0 < w.rows; r0 += 64) {
       const std::size_t n = w.rows - r0 < 64 ? w.rows - r0 : 64;
-      gemv_rows<Code, B>(w.rows_from(r0, r0 + n), x, ldx, out, 64);
+      gemv_rows<Format, B>(w.rows_from(r0, r0 + n), x, ldx, out, 64);
       QINS_DETAIL_UNROLL
       for (std::size_t b = 0; b < B; ++b)
         for (std::size_t r = 0; r < n; ++r) y[b * ldy + r0 + r] += out[b * 64 + r];
@@ -397,14 +408,14 @@ struct Kernels {
   /// (scratch of scalar::kGemmScratchFloats floats) and reused by every input of the
   /// batch, 4 rows x 3 inputs per register block. Y must hold zeros (or the bias) on
   /// entry. With `packed` (the inputs as pack_inputs lays them out), the packed product.
-  template <class Code>
-  static void gemm(const CodeMatrixView<Code>& w, const float* x, std::size_t ldx,
+  template <class Format>
+  static void gemm(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx,
                    std::size_t batch, float* y, std::size_t ldy, float* tile, const float* packed = nullptr) {
     if (packed) return gemm_packed(w, packed, batch, y, ldy, tile);
     if (batch < kMinTiledBatch) {  // too few inputs to pay for a decoded tile
       std::size_t b = 0;
-      for (; b + 2 <= batch; b += 2) add_gemv_rows<Code, 2>(w, x + b * ldx, ldx, y + b * ldy, ldy);
-      if (b < batch) add_gemv_rows<Code, 1>(w, x + b * ldx, ldx, y + b * ldy, ldy);
+      for (; b + 2 <= batch; b += 2) add_gemv_rows<Format, 2>(w, x + b * ldx, ldx, y + b * ldy, ldy);
+      if (b < batch) add_gemv_rows<Format, 1>(w, x + b * ldx, ldx, y + b * ldy, ldy);
       return;
     }
     for (std::size_t r0 = 0; r0 < w.rows; r0 += kTileRows) {
@@ -477,8 +488,8 @@ struct Kernels {
   }
 
   // Y += W X from packed inputs; `scratch` holds scalar::kGemmScratchFloats floats.
-  template <class Code>
-  static void gemm_packed(const CodeMatrixView<Code>& w, const float* xp, std::size_t batch, float* y,
+  template <class Format>
+  static void gemm_packed(const CodeMatrixView<Format>& w, const float* xp, std::size_t batch, float* y,
                           std::size_t ldy, float* scratch) {
     float* tile = scratch;                                // kPackedRows x kb weights
     float* sums = scratch + kPackedRows * kPackedCols;  // kPackedRows x nb outputs, row-major
@@ -554,12 +565,12 @@ struct Kernels {
   // by segment, with the same fast decode as gemv (the tail of a segment exactly). The
   // first segment is found once per block: these runs are short, and a division per row
   // cost as much as decoding the row's 256 weights.
-  template <class Code>
-  static void decode_block(const CodeMatrixView<Code>& w, std::size_t r0, std::size_t rows, std::size_t k0,
+  template <class Format>
+  static void decode_block(const CodeMatrixView<Format>& w, std::size_t r0, std::size_t rows, std::size_t k0,
                            std::size_t kb, float* out) {
     const std::size_t g0 = k0 / w.span, stop = k0 + kb;
     for (std::size_t r = 0; r < rows; ++r) {
-      const Code* codes = w.row(r0 + r);
+      const std::byte* codes = w.row(r0 + r);
       float* row_out = out + r * kb;
       for (std::size_t k = k0, g = g0; k < stop; ++g) {
         const std::size_t end = (g + 1) * w.span < stop ? (g + 1) * w.span : stop;
@@ -567,8 +578,8 @@ struct Kernels {
         const auto vscale = V::set1(scale);
         for (; k + V::width <= end; k += V::width)
           V::store(row_out + (k - k0),
-                   V::mul(fast_decoded_times_alpha<Code>(V::template load_codes<Code>(codes + k)), vscale));
-        for (; k < end; ++k) row_out[k - k0] = scalar::dequantize_decode_ref<Code>(codes[k], scale);
+                   V::mul(fast_decoded_times_alpha<Format>(V::template load_codes<Format>(codes, k)), vscale));
+        for (; k < end; ++k) row_out[k - k0] = scalar::dequantize_decode_ref<Format>(Format::load(codes, k), scale);
       }
     }
   }
