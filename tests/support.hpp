@@ -5,6 +5,8 @@
 
 #include <qins/isa.hpp>
 
+#include <catch2/catch.hpp>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -57,6 +59,45 @@ inline std::vector<T> random_weights(std::size_t n, Distribution dist, double sc
   }
   return w;
 }
+
+/// One supported kernel path, forced while the object lives and named in the messages
+/// of every failing check (as INFO("isa ...") would). Converts to qins::Isa.
+class ForcedIsa {
+ public:
+  explicit ForcedIsa(qins::Isa isa)
+      : isa_(isa),
+        scoped_(isa),
+        message_(Catch::MessageBuilder("INFO", CATCH_INTERNAL_LINEINFO, Catch::ResultWas::Info)
+                 << "isa " << qins::to_string(isa)) {}
+  operator qins::Isa() const noexcept { return isa_; }
+
+ private:
+  qins::Isa isa_;
+  qins::ScopedIsa scoped_;
+  Catch::ScopedMessage message_;
+};
+
+/// `for (const auto& isa : qins_test::each_isa()) { ... }` runs the body once per
+/// supported path (qins::supported_isas()), with that path forced (a ForcedIsa). Bind
+/// the element by reference: that keeps the ForcedIsa, and so the override, alive.
+class each_isa {
+ public:
+  struct iterator {
+    std::vector<qins::Isa>::const_iterator it;
+    ForcedIsa operator*() const { return ForcedIsa(*it); }
+    iterator& operator++() {
+      ++it;
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return it != other.it; }
+  };
+  each_isa() : isas_(qins::supported_isas()) {}
+  iterator begin() const { return {isas_.begin()}; }
+  iterator end() const { return {isas_.end()}; }
+
+ private:
+  std::vector<qins::Isa> isas_;
+};
 
 /// Sizes that hit every SIMD tail: empty, tiny, around 8 and 16 lanes, and large.
 inline const std::vector<std::size_t>& tail_sizes() {

@@ -82,15 +82,14 @@ TEST_CASE("forward and forward_batch equal a float64 product of the decoded weig
           CHECK_THROWS_WITH(layer.forward_batch(x.data(), 1, y.data()), Catch::Contains("has no products"));
           continue;
         }
-        for (qins::Isa isa : qins::supported_isas()) {
-          qins::ScopedIsa scoped(isa);
+        for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
           for (std::size_t batch : batches) {
             const auto x = inputs(shape.cols * batch, unsigned(batch));
             std::vector<float> y1(shape.rows * batch), y2(shape.rows * batch);
             layer.forward_batch(x.data(), batch, y1.data());
             layer.forward_batch(x.data(), batch, y2.data(), &two);
             INFO("shape " << shape.rows << "x" << shape.cols << " code " << qins::to_string(code)
-                          << " granularity " << qins::to_string(g) << " isa " << qins::to_string(isa)
+                          << " granularity " << qins::to_string(g)
                           << " batch " << batch);
             CHECK(y1 == y2);  // deterministic whatever the thread count
             std::size_t violations = 0;
@@ -282,8 +281,7 @@ TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documen
                                                   std::vector<float>(m + 1, 1.0f), {});
   std::vector<float> x(cols, 0.0f), y(m + 1);
   x[0] = 1.0f;
-  for (qins::Isa isa : qins::supported_isas()) {
-    qins::ScopedIsa scoped(isa);
+  for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     layer.forward(x.data(), y.data());
     double worst_bound = 0, worst_step = 0;
     for (std::size_t c = 0; c <= m; ++c) {
@@ -296,7 +294,7 @@ TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documen
       const double step = std::fabs(half / d - half / (d + (d < 0 ? -1 : 1)));
       worst_step = std::max(worst_step, err / step);
     }
-    INFO("isa " << qins::to_string(isa) << ": worst error " << worst_bound << " x (|w| + 1/alpha), "
+    INFO("worst error " << worst_bound << " x (|w| + 1/alpha), "
                 << worst_step << " of a code step");
     // Each path's own bound, and the class comment's: 4.7% of a code step for uint8, 3.3%
     // for uint16 on every path.

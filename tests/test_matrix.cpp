@@ -121,8 +121,7 @@ TEMPLATE_TEST_CASE("zero rows, tiny rows and huge rows get finite alphas and exa
   add_row(FLT_MAX, true);
   add_row(0.5f, true);
   const std::size_t rows = w.size() / cols;
-  for (qins::Isa isa : qins::supported_isas()) {
-    qins::ScopedIsa scoped(isa);
+  for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     qins::QuantizeOptions options;
     options.granularity = AlphaGranularity::per_row;
     auto q = round_trip<Code>(w, rows, cols, options);
@@ -209,12 +208,11 @@ TEST_CASE("large decodes (non-temporal stores) equal the reference, at any align
     qins::detail::scalar::dequantize_decode_ref<qins::Uint8Codes>(reinterpret_cast<const std::byte*>(codes.data()),
                                                                   r * cols, expected.data() + r * cols, cols,
                                                                   1.0f / alphas[r]);
-  for (qins::Isa isa : qins::supported_isas()) {
-    qins::ScopedIsa scoped(isa);
+  for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     for (std::size_t offset : {0u, 1u, 3u}) {
       std::vector<float> out(w.size() + offset);
       qins::dequantize_matrix(codes.data(), rows, cols, options.layout(), alphas.data(), out.data() + offset);
-      INFO("isa " << qins::to_string(isa) << " offset " << offset);
+      INFO("offset " << offset);
       CHECK(std::equal(expected.begin(), expected.end(), out.begin() + std::ptrdiff_t(offset)));
     }
   }

@@ -55,14 +55,13 @@ TEMPLATE_PRODUCT_TEST_CASE("codes equal an independent implementation of the for
   using Code = typename TestType::first_type;
   using T = typename TestType::second_type;
   const auto x = mixed_weights<T>(1u << 18, 3);
-  for (qins::Isa isa : qins::supported_isas()) {
-    qins::ScopedIsa scoped(isa);
+  for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     for (double alpha : {1.0, 33.3, 0.01, 1e5}) {
       std::vector<Code> codes(x.size());
       qins::encode_quantize(x.data(), codes.data(), x.size(), T(alpha));
       std::size_t mismatches = 0;
       for (std::size_t i = 0; i < x.size(); ++i) mismatches += codes[i] != spec_code<Code>(x[i], T(alpha));
-      INFO("isa " << qins::to_string(isa) << " alpha " << alpha);
+      INFO("alpha " << alpha);
       CHECK(mismatches == 0);
     }
   }
@@ -134,8 +133,7 @@ TEMPLATE_TEST_CASE("every code survives dequantize then quantize, and decodes to
   const std::uint32_t m = qins::CodeTraits<Code>::max_code;
   std::vector<Code> all(m + 1);
   for (std::uint32_t c = 0; c <= m; ++c) all[c] = static_cast<Code>(c);
-  for (qins::Isa isa : qins::supported_isas()) {
-    qins::ScopedIsa scoped(isa);
+  for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     std::vector<float> z(all.size());
     qins::dequantize(all.data(), z.data(), all.size());
     std::vector<Code> again(all.size());
@@ -148,7 +146,7 @@ TEMPLATE_TEST_CASE("every code survives dequantize then quantize, and decodes to
       qins::dequantize_decode(all.data(), x.data(), all.size(), alpha);
       std::uint64_t worst = 0;
       for (std::uint32_t c = 0; c <= m; ++c) worst = std::max(worst, ulp_distance(x[c], spec_decoded(all[c], alpha)));
-      INFO("isa " << qins::to_string(isa) << " alpha " << alpha);
+      INFO("alpha " << alpha);
       CHECK(worst <= 1);  // 1/alpha applied as a multiply: within 1 ulp of dividing
       CHECK(x[0] == 0.0f);
       CHECK(x[m] == 0.0f);
@@ -175,9 +173,8 @@ TEMPLATE_TEST_CASE("SIMD paths reproduce the reference on every tail length", "[
     ref::quantize_ref<Format>(z.data(), bytes(zcodes_ref), 0, n);
     ref::dequantize_ref<Format>(bytes(zcodes_ref), 0, z_ref.data(), n);
     const double err_ref = ref::quantization_squared_error_ref<Format>(x.data(), n, 25.0f, 1.0f / 25.0f);
-    for (qins::Isa isa : qins::supported_isas()) {
-      qins::ScopedIsa scoped(isa);
-      INFO("isa " << qins::to_string(isa) << " n " << n);
+    for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
+      INFO("n " << n);
       std::vector<Code> codes(n), zcodes(n);
       std::vector<float> back(n), zback(n);
       qins::encode_quantize(x.data(), codes.data(), n, 25.0f);
@@ -215,8 +212,7 @@ TEMPLATE_TEST_CASE("zeros, denormals and extreme magnitudes quantize safely", "[
   const std::uint32_t m = qins::CodeTraits<Code>::max_code;
   const std::vector<float> x = {0.0f, -0.0f, FLT_TRUE_MIN, -FLT_TRUE_MIN, FLT_MIN, -FLT_MIN,
                                 1e-38f, -1e-38f, FLT_MAX, -FLT_MAX, 1e30f, -1e30f, 1.0f, -1.0f};
-  for (qins::Isa isa : qins::supported_isas()) {
-    qins::ScopedIsa scoped(isa);
+  for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     for (float alpha : {1.0f, 1e30f, qins::dequantize_decode<Code>(Code(1), 1.0f) * 0 + 1e-3f}) {
       std::vector<float> padded(x);
       padded.resize(40, -0.0f);  // long enough to run the vector body
@@ -224,7 +220,7 @@ TEMPLATE_TEST_CASE("zeros, denormals and extreme magnitudes quantize safely", "[
       std::vector<float> back(padded.size());
       qins::encode_quantize(padded.data(), codes.data(), padded.size(), alpha);
       qins::dequantize_decode(codes.data(), back.data(), padded.size(), alpha);
-      INFO("isa " << qins::to_string(isa) << " alpha " << alpha);
+      INFO("alpha " << alpha);
       CHECK(codes[0] == zero);
       CHECK(codes[1] == zero);
       CHECK(back[0] == 0.0f);

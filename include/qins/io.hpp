@@ -3,30 +3,24 @@
 // The .qins file: one or many named QinsTensors, checksummed, loadable in place.
 //
 // Layout, version 1.0. All integers little-endian; every offset is from the start of the
-// file; every payload starts on a 64-byte boundary.
+// file; every payload starts on a 64-byte boundary. The fields of the two fixed-layout
+// records, with their offsets and widths, are the tables of detail/qins_records.hpp
+// (which the reader, the writer and the tests share); what they hold:
 //
-//   Header (64 bytes)
-//     0  char[4] magic "QINS"
-//     4  u16     major version (1: readers reject any other major version)
-//     6  u16     minor version (0: readers accept newer minors and ignore what they add)
-//     8  u32     tensor count
-//    12  u32     table entry size (>= 128; bytes past 128 belong to newer minors)
-//    16  u64     table offset (64)
-//    24  u64     header end: end of the table and the names, rounded up to 64
-//    32  u64     file size
-//    40  u64[2]  reserved (0)
-//    56  u64     XXH64 (seed 0) of bytes [0, 56) followed by bytes [64, header end)
-//   Table: one entry per tensor, `entry size` bytes each
-//     0  u64 name offset    8 u32 name length (1 .. 4096 bytes of UTF-8, unique)
-//    12  u8  code type (1 uint8, 2 uint16, 3 float32 z values)
-//    13  u8  alpha granularity (0 fixed, 1 per tensor, 2 per row, 3 per group)
-//    14  u8  has bias (0 or 1)   15 u8 reserved
-//    16  u64 rows   24 u64 cols   32 u64 group size (per group: > 0 and divides cols)
-//    40  u64 codes offset    48 u64 codes bytes  (rows * cols * bytes per code)
-//    56  u64 scales offset   64 u64 scale count  (float32 1/alpha per alpha slot)
-//    72  u64 bias offset     80 u64 bias count   (0, or rows float32 values)
-//    88  u64 XXH64 (seed 0) of the codes, then the scales, then the bias bytes
-//    96  reserved to 128
+//   Header (64 bytes): the magic "QINS"; the major version (1: readers reject any other)
+//     and the minor version (0: readers accept newer minors and ignore what they add); the
+//     tensor count; the table entry size (>= 128; bytes past 128 belong to newer minors);
+//     the table offset (64); the header end (end of the table and the names, rounded up
+//     to 64); the file size; 16 reserved bytes (0); and the XXH64 (seed 0) of bytes
+//     [0, 56) followed by bytes [64, header end).
+//   Table: one entry per tensor, `entry size` bytes each: name offset and length (1 ..
+//     4096 bytes of UTF-8, unique); code type (1 uint8, 2 uint16, 3 float32 z values);
+//     alpha granularity (0 fixed, 1 per tensor, 2 per row, 3 per group); has bias (0 or
+//     1); rows, cols and group size (per group: > 0 and divides cols); the offset and
+//     size of the codes (rows x the code type's bytes of a row of cols codes); of the
+//     scales (a count of float32 1/alpha, one per alpha slot); of the bias (0, or rows
+//     float32 values); the XXH64 (seed 0) of the codes, then the scales, then the bias
+//     bytes; reserved to 128.
 //   Names: after the table, inside [table end, header end).
 //   Payloads: from header end to file size; each array 64-byte aligned, within the file,
 //   none overlapping another.
@@ -57,6 +51,7 @@
 #include "detail/endian.hpp"
 #include "detail/float_bits.hpp"
 #include "detail/mapped_file.hpp"
+#include "detail/qins_records.hpp"
 #include "error.hpp"
 #include "tensor.hpp"
 
@@ -78,8 +73,8 @@ struct LoadOptions {
 
 namespace detail {
 
-inline constexpr std::size_t kFileHeaderSize = 64;
-inline constexpr std::size_t kTableEntrySize = 128;
+inline constexpr std::size_t kFileHeaderSize = qins_records::kHeaderSize;
+inline constexpr std::size_t kTableEntrySize = qins_records::kEntrySize;
 inline constexpr std::size_t kMaxNameLength = 4096;
 inline constexpr std::size_t kFileAlignment = 64;
 
@@ -102,7 +97,7 @@ inline std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* w
 inline std::uint64_t header_checksum(const std::byte* file, std::uint64_t header_end) {
   XXH64_state_t state;
   XXH64_reset(&state, 0);
-  XXH64_update(&state, file, 56);
+  XXH64_update(&state, file, qins_records::header_checksum.offset);
   XXH64_update(&state, file + kFileHeaderSize, static_cast<std::size_t>(header_end - kFileHeaderSize));
   return XXH64_digest(&state);
 }
@@ -138,15 +133,16 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
   if (size < kFileHeaderSize)
     bad_file("file of " + std::to_string(size) + " bytes is shorter than the 64-byte header");
   if (std::memcmp(p, "QINS", 4) != 0) bad_file("bad magic: not a .qins file");
-  const auto major = load_le<std::uint16_t>(p + 4);
+  namespace f = qins_records;
+  const std::uint64_t major = f::get(p, f::major_version);
   if (major != kFileMajorVersion)
     bad_file("unsupported major version " + std::to_string(major) + " (this reader reads version " +
              std::to_string(kFileMajorVersion) + ")");
-  const std::uint64_t count = load_le<std::uint32_t>(p + 8);
-  const std::uint64_t entry_size = load_le<std::uint32_t>(p + 12);
-  const std::uint64_t table_offset = load_le<std::uint64_t>(p + 16);
-  const std::uint64_t header_end = load_le<std::uint64_t>(p + 24);
-  const std::uint64_t stated_size = load_le<std::uint64_t>(p + 32);
+  const std::uint64_t count = f::get(p, f::tensor_count);
+  const std::uint64_t entry_size = f::get(p, f::entry_size);
+  const std::uint64_t table_offset = f::get(p, f::table_offset);
+  const std::uint64_t header_end = f::get(p, f::header_end);
+  const std::uint64_t stated_size = f::get(p, f::file_size);
   if (stated_size != size)
     bad_file("file size is " + std::to_string(size) + " bytes but the header says " + std::to_string(stated_size) +
              " (truncated or extended)");
@@ -158,7 +154,7 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
   const std::uint64_t table_end = checked_add(table_offset, checked_mul(count, entry_size, "table size"), "table end");
   if (table_end > header_end)
     bad_file("table of " + std::to_string(count) + " entries does not fit before the header end");
-  if (!skip_checksums(options) && header_checksum(p, header_end) != load_le<std::uint64_t>(p + 56))
+  if (!skip_checksums(options) && header_checksum(p, header_end) != f::get(p, f::header_checksum))
     bad_file("header checksum mismatch (the header or the tensor table is corrupt)");
 
   // Pass 1: every entry, structurally, against the file size. Nothing is allocated
@@ -176,8 +172,8 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::byte* e = p + table_offset + i * entry_size;
     Entry t;
-    const std::uint64_t name_offset = load_le<std::uint64_t>(e);
-    const std::uint64_t name_length = load_le<std::uint32_t>(e + 8);
+    const std::uint64_t name_offset = f::get(e, f::name_offset);
+    const std::uint64_t name_length = f::get(e, f::name_length);
     const std::string index = "tensor #" + std::to_string(i);
     if (name_length == 0 || name_length > kMaxNameLength)
       bad_file(index + ": name length " + std::to_string(name_length) + " is outside [1, 4096]");
@@ -187,19 +183,19 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     const std::string& name = t.name;
     if (!names.insert(name).second) bad_file("duplicate tensor name", name);
 
-    t.code_type = static_cast<CodeType>(load_le<std::uint8_t>(e + 12));
-    const auto granularity_raw = load_le<std::uint8_t>(e + 13);
-    const auto has_bias = load_le<std::uint8_t>(e + 14);
-    t.rows = load_le<std::uint64_t>(e + 16);
-    t.cols = load_le<std::uint64_t>(e + 24);
-    const std::uint64_t group = load_le<std::uint64_t>(e + 32);
-    t.codes_offset = load_le<std::uint64_t>(e + 40);
-    t.codes_size = load_le<std::uint64_t>(e + 48);
-    t.scales_offset = load_le<std::uint64_t>(e + 56);
-    t.scale_count = load_le<std::uint64_t>(e + 64);
-    t.bias_offset = load_le<std::uint64_t>(e + 72);
-    t.bias_count = load_le<std::uint64_t>(e + 80);
-    t.checksum = load_le<std::uint64_t>(e + 88);
+    t.code_type = static_cast<CodeType>(f::get(e, f::code_type));
+    const std::uint64_t granularity_raw = f::get(e, f::granularity);
+    const std::uint64_t has_bias = f::get(e, f::has_bias);
+    t.rows = f::get(e, f::rows);
+    t.cols = f::get(e, f::cols);
+    const std::uint64_t group = f::get(e, f::group_size);
+    t.codes_offset = f::get(e, f::codes_offset);
+    t.codes_size = f::get(e, f::code_bytes);
+    t.scales_offset = f::get(e, f::scales_offset);
+    t.scale_count = f::get(e, f::scale_count);
+    t.bias_offset = f::get(e, f::bias_offset);
+    t.bias_count = f::get(e, f::bias_count);
+    t.checksum = f::get(e, f::payload_checksum);
 
     if (!is_stored_type(t.code_type)) bad_file("unknown code type " + std::to_string(int(t.code_type)), name);
     const StoredTypeInfo type = stored_type_info(t.code_type);
@@ -321,42 +317,43 @@ std::vector<std::byte> serialize(const std::vector<Tensor>& layers) {
   }
   std::vector<std::byte> out(static_cast<std::size_t>(end));
   std::byte* p = out.data();
+  namespace f = qins_records;
   std::memcpy(p, "QINS", 4);
-  store_le<std::uint16_t>(p + 4, kFileMajorVersion);
-  store_le<std::uint16_t>(p + 6, kFileMinorVersion);
-  store_le<std::uint32_t>(p + 8, static_cast<std::uint32_t>(tensors.size()));
-  store_le<std::uint32_t>(p + 12, static_cast<std::uint32_t>(kTableEntrySize));
-  store_le<std::uint64_t>(p + 16, kFileHeaderSize);
-  store_le<std::uint64_t>(p + 24, header_end);
-  store_le<std::uint64_t>(p + 32, end);
+  f::put(p, f::major_version, kFileMajorVersion);
+  f::put(p, f::minor_version, kFileMinorVersion);
+  f::put(p, f::tensor_count, tensors.size());
+  f::put(p, f::entry_size, kTableEntrySize);
+  f::put(p, f::table_offset, kFileHeaderSize);
+  f::put(p, f::header_end, header_end);
+  f::put(p, f::file_size, end);
   std::uint64_t name_at = table_end;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const QinsTensor& t = *tensors[i];
     std::byte* e = p + kFileHeaderSize + i * kTableEntrySize;
     const auto m = t.memory();
     std::memcpy(p + name_at, t.name().data(), t.name().size());
-    store_le<std::uint64_t>(e, name_at);
-    store_le<std::uint32_t>(e + 8, static_cast<std::uint32_t>(t.name().size()));
+    f::put(e, f::name_offset, name_at);
+    f::put(e, f::name_length, t.name().size());
     name_at += t.name().size();
-    store_le<std::uint8_t>(e + 12, static_cast<std::uint8_t>(t.code_type()));
-    store_le<std::uint8_t>(e + 13, static_cast<std::uint8_t>(t.layout().granularity));
-    store_le<std::uint8_t>(e + 14, t.has_bias() ? 1 : 0);
-    store_le<std::uint64_t>(e + 16, t.rows());
-    store_le<std::uint64_t>(e + 24, t.cols());
-    store_le<std::uint64_t>(e + 32, t.layout().group_size);
-    store_le<std::uint64_t>(e + 40, at[i].codes);
-    store_le<std::uint64_t>(e + 48, m.code_bytes);
-    store_le<std::uint64_t>(e + 56, at[i].scales);
-    store_le<std::uint64_t>(e + 64, t.scales().size());
-    store_le<std::uint64_t>(e + 72, at[i].bias);
-    store_le<std::uint64_t>(e + 80, t.bias().size());
-    store_le<std::uint64_t>(e + 88, payload_checksum(t.code_bytes(), m.code_bytes, t.scales().data(), t.scales().size(),
-                                                     t.bias().data(), t.bias().size()));
+    f::put(e, f::code_type, static_cast<std::uint64_t>(t.code_type()));
+    f::put(e, f::granularity, static_cast<std::uint64_t>(t.layout().granularity));
+    f::put(e, f::has_bias, t.has_bias() ? 1 : 0);
+    f::put(e, f::rows, t.rows());
+    f::put(e, f::cols, t.cols());
+    f::put(e, f::group_size, t.layout().group_size);
+    f::put(e, f::codes_offset, at[i].codes);
+    f::put(e, f::code_bytes, m.code_bytes);
+    f::put(e, f::scales_offset, at[i].scales);
+    f::put(e, f::scale_count, t.scales().size());
+    f::put(e, f::bias_offset, at[i].bias);
+    f::put(e, f::bias_count, t.bias().size());
+    f::put(e, f::payload_checksum, payload_checksum(t.code_bytes(), m.code_bytes, t.scales().data(),
+                                                    t.scales().size(), t.bias().data(), t.bias().size()));
     if (m.code_bytes) std::memcpy(p + at[i].codes, t.code_bytes(), m.code_bytes);
     if (m.scale_bytes) std::memcpy(p + at[i].scales, t.scales().data(), m.scale_bytes);
     if (m.bias_bytes) std::memcpy(p + at[i].bias, t.bias().data(), m.bias_bytes);
   }
-  store_le<std::uint64_t>(p + 56, header_checksum(p, header_end));
+  f::put(p, f::header_checksum, header_checksum(p, header_end));
   return out;
 }
 

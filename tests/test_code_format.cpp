@@ -1,0 +1,138 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// Every code format on every kernel path: the descriptors, the visitor, and the whole
+// chain (quantize, decode, products, file) against the scalar reference.
+#include <qins/code_format.hpp>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace {
+
+template <class F, class... Formats>
+void for_each_format(qins::FormatList<Formats...>, F&& f) {
+  (f(Formats{}), ...);
+}
+
+// The reference chain, per row: calibrate_alpha (the same alpha on every path), then
+// the scalar element function for each weight.
+template <class Format>
+std::vector<std::byte> reference_codes(const std::vector<float>& w, std::size_t rows, std::size_t cols,
+                                       std::vector<float>& scales) {
+  std::vector<std::byte> codes(rows * Format::row_bytes(cols));
+  scales.resize(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float alpha = qins::calibrate_alpha<Format>(w.data() + r * cols, cols);
+    scales[r] = 1.0f / alpha;
+    for (std::size_t c = 0; c < cols; ++c)
+      Format::store(codes.data() + r * Format::row_bytes(cols), c,
+                    qins::detail::scalar::encode_quantize_ref<Format>(w[r * cols + c], alpha));
+  }
+  return codes;
+}
+
+}  // namespace
+
+TEST_CASE("descriptors: M, byte layout, load and store of every code", "[format]") {
+  for_each_format(qins::CodeFormats{}, [](auto f) {
+    using Format = decltype(f);
+    INFO(Format::name);
+    CHECK(Format::quantized);
+    CHECK(Format::max_code == (std::uint64_t{1} << Format::bits) - 1);
+    CHECK(Format::max_code % 2 == 1);  // the middle is never a code: the decode never divides by 0
+    CHECK(qins::is_code_format(Format::type));
+    CHECK(std::string(qins::to_string(Format::type)) == Format::name);
+    const qins::StoredTypeInfo info = qins::stored_type_info(Format::type);
+    CHECK(info.bits == Format::bits);
+    for (std::size_t n : qins_test::tail_sizes()) CHECK(info.row_bytes(n) == Format::row_bytes(n));
+    // The visitor hands back this very descriptor.
+    CHECK(qins::visit_code_format(Format::type, [](auto g) { return decltype(g)::type; }) == Format::type);
+    // Every code survives a store and a load at any index, next to its neighbours.
+    const std::size_t n = 37;
+    std::vector<std::byte> row(Format::row_bytes(n));
+    std::mt19937 rng(unsigned(Format::bits));
+    std::vector<std::uint32_t> codes(n);
+    for (std::uint64_t c = 0; c <= Format::max_code; c += 1 + Format::max_code / 4096) {
+      for (auto& v : codes) v = std::uniform_int_distribution<std::uint32_t>(0, Format::max_code)(rng);
+      codes[c % n] = std::uint32_t(c);
+      for (std::size_t i = 0; i < n; ++i) Format::store(row.data(), i, codes[i]);
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(Format::load(row.data(), i) == codes[i]);
+    }
+  });
+  CHECK(!qins::is_code_format(qins::CodeType::float32));
+  CHECK(qins::is_stored_type(qins::CodeType::float32));
+  CHECK(qins::stored_type_info(qins::CodeType::float32).row_bytes(5) == 20);
+  CHECK(std::string(qins::to_string(static_cast<qins::CodeType>(9))) == "unknown");
+  CHECK(qins::stored_type_info(static_cast<qins::CodeType>(9)).row_bytes(5) == 0);
+  CHECK_THROWS_AS(qins::visit_code_format(qins::CodeType::float32, [](auto) { return 0; }), qins::Error);
+  CHECK_THROWS_AS(qins::visit_code_format(static_cast<qins::CodeType>(0), [](auto) { return 0; }), qins::Error);
+}
+
+TEST_CASE("every format on every path: codes, decode, products and the file", "[format][kernels]") {
+  struct Shape {
+    std::size_t rows, cols;
+  };
+  for_each_format(qins::CodeFormats{}, [](auto f) {
+    using Format = decltype(f);
+    for (const Shape shape : {Shape{1, 1}, Shape{3, 17}, Shape{9, 33}, Shape{70, 130}}) {
+      const auto w = qins_test::random_weights<float>(shape.rows * shape.cols, qins_test::Distribution::student_t3,
+                                                      0.03, unsigned(shape.rows * 7 + shape.cols));
+      const auto x = qins_test::random_weights<float>(shape.cols, qins_test::Distribution::gaussian, 1.0, 5);
+      std::vector<float> expected_row(shape.cols), row(shape.cols), y(shape.rows);
+      std::vector<std::byte> first_codes;
+      for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
+        INFO(Format::name << " " << shape.rows << " x " << shape.cols);
+        qins::LinearOptions options;
+        options.code_type = Format::type;
+        options.name = "t";
+        const qins::QinsLinear layer(w.data(), shape.rows, shape.cols, options);
+        REQUIRE(layer.code_type() == Format::type);
+        REQUIRE(layer.memory().code_bytes == shape.rows * Format::row_bytes(shape.cols));
+        // Codes: the reference's, byte for byte, and the same on every path.
+        std::vector<float> ref_scales;
+        const auto ref = reference_codes<Format>(w, shape.rows, shape.cols, ref_scales);
+        REQUIRE(layer.scales() == ref_scales);
+        REQUIRE(std::memcmp(layer.code_bytes(), ref.data(), ref.size()) == 0);
+        // Decoding: the reference's values exactly.
+        for (std::size_t r = 0; r < shape.rows; ++r) {
+          layer.decode_row(r, row.data());
+          for (std::size_t c = 0; c < shape.cols; ++c)
+            expected_row[c] = qins::detail::scalar::dequantize_decode_ref<Format>(
+                Format::load(ref.data() + r * Format::row_bytes(shape.cols), c), layer.scales()[r]);
+          REQUIRE(row == expected_row);
+        }
+        // Products: within the path's stated decode bound of the decoded weights' product.
+        layer.forward(x.data(), y.data());
+        const auto d = layer.decode();
+        for (std::size_t r = 0; r < shape.rows; ++r) {
+          double exact = 0, bound = 0;
+          for (std::size_t c = 0; c < shape.cols; ++c) {
+            const double wd = d(Eigen::Index(r), Eigen::Index(c));
+            exact += wd * x[c];
+            bound += (layer.decode_error_bound() + double(shape.cols + 2) * FLT_EPSILON) *
+                     (std::fabs(wd) + layer.scales()[r]) * std::fabs(double(x[c]));
+          }
+          REQUIRE(std::fabs(y[r] - exact) <= bound + 1e-30);
+        }
+        // The file keeps every byte.
+        const auto bytes = qins::serialize(std::vector<qins::QinsLinear>{layer});
+        const auto back = qins::parse(bytes.data(), bytes.size());
+        REQUIRE(back.size() == 1);
+        REQUIRE(back[0].code_type() == Format::type);
+        REQUIRE(std::memcmp(back[0].code_bytes(), ref.data(), ref.size()) == 0);
+      }
+    }
+  });
+}
