@@ -1,27 +1,58 @@
 # SPDX-FileCopyrightText: 2026 The qins authors
 # SPDX-License-Identifier: MIT
 # Test fixture: cmake --install the build tree into PREFIX and check what was installed.
-# cmake -DBUILD_DIR=<build> -DSOURCE_DIR=<source> -DPREFIX=<prefix> -P install_and_check.cmake
+# cmake -DBUILD_DIR=<build> -DSOURCE_DIR=<source> -DPREFIX=<prefix> -DINSTALL_LLAMA2=<ON|OFF>
+#       [-DCONFIGURE=ON -DEigen3_DIR=<dir> -DGENERATOR=<generator>] -P install_and_check.cmake
+# With CONFIGURE=ON, BUILD_DIR is first configured afresh from SOURCE_DIR as a bare library
+# (no tests, tools, benchmarks or fuzzers) with QINS_INSTALL_LLAMA2=INSTALL_LLAMA2.
 cmake_minimum_required(VERSION 3.21)  # script mode: current policies
-foreach(var BUILD_DIR SOURCE_DIR PREFIX)
+foreach(var BUILD_DIR SOURCE_DIR PREFIX INSTALL_LLAMA2)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "define ${var}")
   endif()
 endforeach()
+if(CONFIGURE)
+  file(REMOVE_RECURSE ${BUILD_DIR})
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BUILD_DIR} -G ${GENERATOR}
+                          -DEigen3_DIR=${Eigen3_DIR} -DQINS_BUILD_TESTS=OFF -DQINS_BUILD_TOOLS=OFF
+                          -DQINS_BUILD_BENCHMARKS=OFF -DQINS_BUILD_FUZZERS=OFF -DQINS_INSTALL=ON
+                          -DQINS_INSTALL_LLAMA2=${INSTALL_LLAMA2}
+                  RESULT_VARIABLE rc OUTPUT_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "configuring ${SOURCE_DIR} with QINS_INSTALL_LLAMA2=${INSTALL_LLAMA2} failed (${rc})")
+  endif()
+endif()
 file(REMOVE_RECURSE ${PREFIX})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX} RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
 
-# Every header, and nothing but headers, under include/qins.
+# Every core header under include/qins and, only with QINS_INSTALL_LLAMA2, every header of the
+# model layer (llama2/include/qins/llama2) beside them; nothing else.
 file(GLOB_RECURSE source_headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/qins/*)
+file(GLOB_RECURSE llama2_headers RELATIVE ${SOURCE_DIR}/llama2/include ${SOURCE_DIR}/llama2/include/qins/*)
+if(NOT llama2_headers)
+  message(FATAL_ERROR "no model-layer headers under ${SOURCE_DIR}/llama2/include/qins")
+endif()
+if(INSTALL_LLAMA2)
+  set(want_llama2 TRUE)
+  list(APPEND source_headers ${llama2_headers})
+else()
+  set(want_llama2 FALSE)
+endif()
 file(GLOB_RECURSE installed_headers RELATIVE ${PREFIX}/include ${PREFIX}/include/*)
 list(SORT source_headers)
 list(SORT installed_headers)
 if(NOT source_headers STREQUAL installed_headers)
-  message(FATAL_ERROR "installed headers differ from include/qins:\n  source: ${source_headers}\n"
-                      "  installed: ${installed_headers}")
+  message(FATAL_ERROR "installed headers (QINS_INSTALL_LLAMA2=${INSTALL_LLAMA2}) differ from what should be:\n"
+                      "  expected: ${source_headers}\n  installed: ${installed_headers}")
+endif()
+set(installed_llama2 ${installed_headers})
+list(FILTER installed_llama2 INCLUDE REGEX "^qins/llama2/")
+list(LENGTH installed_llama2 llama2_count)
+if((want_llama2 AND llama2_count EQUAL 0) OR (NOT want_llama2 AND llama2_count GREATER 0))
+  message(FATAL_ERROR "QINS_INSTALL_LLAMA2=${INSTALL_LLAMA2} installed ${llama2_count} llama2 headers")
 endif()
 
 # The CMake package and qins.pc under share/ (architecture-independent), nothing in lib/.
@@ -35,6 +66,18 @@ file(GLOB top RELATIVE ${PREFIX} ${PREFIX}/*)
 list(SORT top)
 if(NOT top STREQUAL "include;share")
   message(FATAL_ERROR "the install prefix holds ${top}, expected only include and share")
+endif()
+# The package exports qins::llama2 exactly when its headers are installed.
+file(GLOB target_files ${PREFIX}/share/cmake/qins/qinsTargets*.cmake)
+set(exports_llama2 FALSE)
+foreach(target_file ${target_files})
+  file(STRINGS ${target_file} lines REGEX "add_library\\(qins::llama2 ")
+  if(lines)
+    set(exports_llama2 TRUE)
+  endif()
+endforeach()
+if(NOT exports_llama2 STREQUAL want_llama2)
+  message(FATAL_ERROR "QINS_INSTALL_LLAMA2=${INSTALL_LLAMA2} but the package exports qins::llama2: ${exports_llama2}")
 endif()
 
 # The version file: SameMajorVersion, and no 32/64-bit check (ARCH_INDEPENDENT).
@@ -67,4 +110,4 @@ check_request(${major}.${minor} 8 TRUE)
 check_request(${major}.${minor} 4 TRUE)  # architecture-independent
 check_request(${major}.${next_minor} 8 FALSE)
 check_request(${next_major}.0 8 FALSE)  # another major version
-message(STATUS "installed qins into ${PREFIX}")
+message(STATUS "installed qins into ${PREFIX} (${llama2_count} model-layer headers)")

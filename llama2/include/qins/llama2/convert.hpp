@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "../linear.hpp"
-#include "model.hpp"
+#include "qins/linear.hpp"
+#include "qins/llama2/model.hpp"
 
 namespace qins::llama2 {
 
