@@ -7,6 +7,7 @@
 #include <qins/linear.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/tensors.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -88,7 +89,8 @@ inline std::string tensor_use_problem(const std::vector<qins::QinsLinear>& tenso
 }
 
 /// Invariants of a Checkpoint returned by the llama2.c reader; reads the first and the
-/// last float of every tensor (ASan catches a wrong offset). Returns what failed, or "".
+/// last float of every tensor of checkpoint_tensors, in every block (ASan catches a wrong
+/// offset). Returns what failed, or "".
 inline std::string checkpoint_problem(const qins::llama2::Checkpoint& ck, std::size_t file_size) {
   const qins::llama2::Config& c = ck.config();
   if (!(c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 && c.n_kv_heads > 0 &&
@@ -97,23 +99,16 @@ inline std::string checkpoint_problem(const qins::llama2::Checkpoint& ck, std::s
   if (!(c.dim % c.n_heads == 0 && c.head_size() % 2 == 0 && c.n_heads % c.n_kv_heads == 0))
     return "inconsistent head counts were accepted";
   if (28 + 4 * ck.num_floats() > file_size) return "the checkpoint holds more floats than the file";
-  const std::size_t dim = std::size_t(c.dim), kv = std::size_t(c.kv_dim()),
-                    hid = std::size_t(c.hidden_dim);
   volatile float sink = 0;
-  auto touch = [&](const float* p, std::size_t n) { sink = sink + p[0] + p[n - 1]; };
-  touch(ck.token_embedding(), std::size_t(c.vocab_size) * dim);
-  touch(ck.wcls(), std::size_t(c.vocab_size) * dim);
-  touch(ck.rms_final_weight(), dim);
-  for (int l = 0; l < c.n_layers; ++l) {
-    touch(ck.rms_att_weight(l), dim);
-    touch(ck.wq(l), dim * dim);
-    touch(ck.wk(l), kv * dim);
-    touch(ck.wv(l), kv * dim);
-    touch(ck.wo(l), dim * dim);
-    touch(ck.rms_ffn_weight(l), dim);
-    touch(ck.w1(l), hid * dim);
-    touch(ck.w2(l), dim * hid);
-    touch(ck.w3(l), hid * dim);
+  for (const qins::llama2::TensorInfo& t : qins::llama2::checkpoint_tensors) {
+    if (!t.stored) continue;
+    const std::size_t n = std::size_t(qins::llama2::extent(t.rows, c)) *
+                          std::size_t(qins::llama2::extent(t.cols, c));
+    if (ck.tensor_size(t.id) != n) return std::string("tensor_size(") + t.name + ") is wrong";
+    for (int l = 0; l < (t.per_layer ? c.n_layers : 1); ++l) {
+      const float* p = ck.tensor(t.id, l);
+      sink = sink + p[0] + p[n - 1];
+    }
   }
   (void)sink;
   return {};

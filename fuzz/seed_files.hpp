@@ -5,6 +5,7 @@
 
 #include <qins/io.hpp>
 #include <qins/linear.hpp>
+#include <qins/llama2/tensors.hpp>
 #include <qins/llama2/tokenizer.hpp>
 
 #include <algorithm>
@@ -82,19 +83,24 @@ inline std::vector<std::byte> qins_seed_fixed_and_empty() {
 
 /// A regression input: the three-tensor seed with a code next to the middle code (the
 /// largest decoded magnitude) and a scale 1/alpha of 2e37, so that the weight decodes to
-/// infinity; written with valid checksums. Older readers accepted it.
+/// infinity; written with valid checksums. Older readers accepted it. (No tensor can
+/// hold that scale, so the seed's bytes are patched and resealed.)
 inline std::vector<std::byte> qins_regression_scale_overflow() {
-  const std::vector<std::byte> seed = qins_seed_three_tensors();
-  std::vector<qins::QinsLinear> tensors = qins::parse(seed.data(), seed.size());
-  const qins::QinsLinear& t = tensors[0];  // uint8, per row
-  qins::detail::SharedBytes codes = qins::detail::SharedBytes::allocate(t.memory().code_bytes);
-  std::memcpy(codes.mutable_data(), t.code_bytes(), t.memory().code_bytes);
-  codes.mutable_data()[0] = std::byte{127};
-  std::vector<float> scales = t.scales();
-  scales[0] = 2e37f;
-  tensors[0] = qins::QinsLinear::from_parts(t.name(), t.rows(), t.cols(), t.code_type(), t.layout(),
-                                            codes, scales, t.bias());
-  return qins::serialize(tensors);
+  std::vector<std::byte> file = qins_seed_three_tensors();
+  std::byte* entry = file.data() + qins::detail::kFileHeaderSize;  // tensor 0: uint8, per row
+  const auto field = [&](std::size_t at) { return qins::detail::load_le<std::uint64_t>(entry + at); };
+  std::byte* codes = file.data() + field(40);
+  float* scales = reinterpret_cast<float*>(file.data() + field(56));
+  const float* bias = reinterpret_cast<const float*>(file.data() + field(72));
+  codes[0] = std::byte{127};
+  const float overflowing = 2e37f;
+  std::memcpy(scales, &overflowing, sizeof overflowing);
+  qins::detail::store_le<std::uint64_t>(
+      entry + 88, qins::detail::payload_checksum(codes, field(48), scales, field(64), bias, field(80)));
+  qins::detail::store_le<std::uint64_t>(
+      file.data() + 56,
+      qins::detail::header_checksum(file.data(), qins::detail::load_le<std::uint64_t>(file.data() + 24)));
+  return file;
 }
 
 /// A regression input: a 100 x 0 layer (per row, so no scales) next to a normal one. Its
@@ -117,45 +123,46 @@ struct TinyLlama {
 };
 
 /// A legacy llama2.c checkpoint with the TinyLlama shape and small deterministic weights
-/// (RMS-norm weights near 1). `shared_classifier` false writes vocab_size negated and a
-/// separate wcls after the RoPE tables.
+/// (RMS-norm weights near 1), laid out by qins::llama2::checkpoint_tensors. `shared_classifier`
+/// false writes vocab_size negated and a separate wcls after the RoPE tables.
 inline std::vector<unsigned char> llama2_seed(bool shared_classifier, const TinyLlama& c = {}) {
-  const std::size_t dim = std::size_t(c.dim), hidden = std::size_t(c.hidden_dim),
-                    layers = std::size_t(c.n_layers), head = dim / std::size_t(c.n_heads),
-                    kv_dim = head * std::size_t(c.n_kv_heads), vocab = std::size_t(c.vocab_size),
-                    seq = std::size_t(c.seq_len);
+  qins::llama2::Config config;
+  config.dim = c.dim;
+  config.hidden_dim = c.hidden_dim;
+  config.n_layers = c.n_layers;
+  config.n_heads = c.n_heads;
+  config.n_kv_heads = c.n_kv_heads;
+  config.vocab_size = c.vocab_size;
+  config.seq_len = c.seq_len;
+  config.shared_classifier = shared_classifier;
   std::vector<unsigned char> out;
   auto put_i32 = [&](std::int32_t v) {
     unsigned char b[4];
     std::memcpy(b, &v, 4);
     out.insert(out.end(), b, b + 4);
   };
+  const int header[7] = {c.dim,     c.hidden_dim, c.n_layers,
+                         c.n_heads, c.n_kv_heads, shared_classifier ? c.vocab_size : -c.vocab_size,
+                         c.seq_len};
+  for (int v : header) put_i32(v);
   std::uint32_t seed = 1000;
-  auto put_floats = [&](std::size_t n, float center, float scale) {
+  for (const qins::llama2::TensorInfo& t : qins::llama2::checkpoint_tensors) {
+    if (t.separate_classifier_only && shared_classifier) continue;
+    const std::size_t n = std::size_t(qins::llama2::extent(t.rows, config)) *
+                          std::size_t(qins::llama2::extent(t.cols, config)) *
+                          (t.per_layer ? std::size_t(c.n_layers) : 1);
+    // Norm weights near 1; the linear layers and embeddings small; the unused RoPE tables
+    // anything.
+    const bool norm = t.rows == qins::llama2::Dim::one;
+    const float center = norm ? 1.0f : 0.0f;
+    const float scale = norm ? 0.1f : !t.stored ? 1.0f : t.linear ? 0.3f : 0.5f;
     for (float v : lcg_values(n, seed++, scale)) {
       const float f = center + v;
       unsigned char b[4];
       std::memcpy(b, &f, 4);
       out.insert(out.end(), b, b + 4);
     }
-  };
-  const int header[7] = {c.dim,     c.hidden_dim, c.n_layers,
-                         c.n_heads, c.n_kv_heads, shared_classifier ? c.vocab_size : -c.vocab_size,
-                         c.seq_len};
-  for (int v : header) put_i32(v);
-  put_floats(vocab * dim, 0.0f, 0.5f);            // token_embedding
-  put_floats(layers * dim, 1.0f, 0.1f);           // rms_att_weight
-  put_floats(layers * dim * dim, 0.0f, 0.3f);     // wq
-  put_floats(layers * kv_dim * dim, 0.0f, 0.3f);  // wk
-  put_floats(layers * kv_dim * dim, 0.0f, 0.3f);  // wv
-  put_floats(layers * dim * dim, 0.0f, 0.3f);     // wo
-  put_floats(layers * dim, 1.0f, 0.1f);           // rms_ffn_weight
-  put_floats(layers * hidden * dim, 0.0f, 0.3f);  // w1
-  put_floats(layers * dim * hidden, 0.0f, 0.3f);  // w2
-  put_floats(layers * hidden * dim, 0.0f, 0.3f);  // w3
-  put_floats(dim, 1.0f, 0.1f);                    // rms_final_weight
-  put_floats(2 * seq * (head / 2), 0.0f, 1.0f);   // freq_cis_real, freq_cis_imag (unused)
-  if (!shared_classifier) put_floats(vocab * dim, 0.0f, 0.5f);  // wcls
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/tensors.hpp>
 
 #include <memory>
 #include <string>
@@ -39,8 +40,8 @@ inline std::vector<LinearWeights> linear_layers() {
   for (int layer = 0; layer < ck->config().n_layers; ++layer)
     for (auto kind : qins::llama2::all_linear_kinds) {
       auto [rows, cols] = model.shape(layer, kind);
-      out.push_back({"layers." + std::to_string(layer) + "." + qins::llama2::to_string(kind), rows,
-                     cols, model.dense_weights(layer, kind)});
+      out.push_back({qins::llama2::layer_name(layer, kind), rows, cols,
+                     model.dense_weights(layer, kind)});
     }
   return out;
 }

@@ -369,3 +369,94 @@ TEST_CASE("llama2: random headers and header bit flips never crash the parser", 
     }
   }
 }
+
+TEST_CASE("llama2: the tensor table gives the README's layout and the tensor names", "[llama2]") {
+  using qins::llama2::TensorId;
+  const Checkpoint ck = parse_checkpoint(model_bytes().data(), model_bytes().size());
+  const float* base = ck.token_embedding();
+  // The table-driven offsets agree with the layout written out by hand above.
+  struct Expected {
+    TensorId id;
+    std::size_t index, layer_size;
+  };
+  const Expected expected[] = {{TensorId::token_embedding, kTokEmb, kVocab * kDim},
+                               {TensorId::rms_att_weight, kRmsAtt, kDim},
+                               {TensorId::wq, kWq, kDim * kDim},
+                               {TensorId::wk, kWk, kKvDim * kDim},
+                               {TensorId::wv, kWv, kKvDim * kDim},
+                               {TensorId::wo, kWo, kDim * kDim},
+                               {TensorId::rms_ffn_weight, kRmsFfn, kDim},
+                               {TensorId::w1, kW1, kHidden * kDim},
+                               {TensorId::w2, kW2, kDim * kHidden},
+                               {TensorId::w3, kW3, kHidden * kDim},
+                               {TensorId::rms_final_weight, kRmsFinal, kDim},
+                               {TensorId::wcls, kTokEmb, kVocab * kDim}};
+  for (const Expected& e : expected) {
+    const auto& info = qins::llama2::tensor_info(e.id);
+    INFO(info.name);
+    CHECK(ck.tensor_size(e.id) == e.layer_size);
+    const int last = info.per_layer ? static_cast<int>(kLayers) - 1 : 0;
+    CHECK(ck.tensor(e.id, 0) == base + e.index);
+    CHECK(ck.tensor(e.id, last) == base + e.index + static_cast<std::size_t>(last) * e.layer_size);
+  }
+  CHECK(ck.tensor(TensorId::rms_final_weight, 3) == ck.rms_final_weight());  // layer ignored
+  auto kind_of = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.kind();
+    }
+    return ErrorKind::bad_file;  // "no exception"
+  };
+  CHECK(kind_of([&] { (void)ck.tensor(TensorId::freq_cis_real); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { (void)ck.tensor(static_cast<TensorId>(99)); }) ==
+        ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { (void)ck.tensor(TensorId::w2, 5); }) == ErrorKind::invalid_argument);
+
+  CHECK(qins::llama2::layer_name(3, qins::llama2::LinearKind::wq) == "layers.3.wq");
+  CHECK(qins::llama2::layer_name(0, qins::llama2::LinearKind::w2) == "layers.0.w2");
+  CHECK(qins::llama2::tensor_name(TensorId::rms_ffn_weight, 2) == "layers.2.rms_ffn_weight");
+  CHECK(qins::llama2::tensor_name(TensorId::wcls, 4) == "wcls");
+  CHECK(qins::llama2::tensor_name(qins::llama2::tensor_of(qins::llama2::LinearKind::w3), 1) ==
+        "layers.1.w3");
+  CHECK(std::string(qins::llama2::to_string(qins::llama2::LinearKind::wo)) == "wo");
+  CHECK(std::string(qins::llama2::to_string(static_cast<qins::llama2::LinearKind>(9))) ==
+        "unknown");
+}
+
+TEST_CASE("llama2: a directory given as a checkpoint is said to be one", "[llama2]") {
+  const std::string dir = QINS_TEST_DATA_DIR;
+  try {
+    (void)qins::llama2::read_checkpoint(dir);
+    FAIL("no exception");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::io_failure);
+    CHECK(std::string(e.what()) ==
+          "qins: llama2.c checkpoint '" + dir + "': is a directory, not a checkpoint file");
+  }
+}
+
+TEST_CASE("llama2: a text file given as a checkpoint does not look like one", "[llama2]") {
+  // The README starts "# qins\n\nqins is a": its first int32, "# qi", is 1769021475 as dim.
+  const std::string path = std::string(QINS_TEST_DATA_DIR) + "/../../README.md";
+  for (const bool streamed : {true, false}) {
+    INFO((streamed ? "read_checkpoint" : "parse_checkpoint"));
+    try {
+      if (streamed) {
+        (void)qins::llama2::read_checkpoint(path);
+      } else {
+        std::ifstream in(path, std::ios::binary);
+        const Bytes text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        REQUIRE(text.size() > 28);
+        (void)parse_checkpoint(text.data(), text.size(), path);
+      }
+      FAIL("a text file was accepted");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::bad_file);
+      CHECK(std::string(e.what()) ==
+            "qins: llama2.c checkpoint '" + path +
+                "': header field 'dim' = 1769021475 exceeds the cap of 65536 (implausible size; "
+                "not a llama2.c checkpoint?)");
+    }
+  }
+}

@@ -7,6 +7,7 @@
 #include <qins/llama2/evaluate.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -103,6 +104,48 @@ TEST_CASE("memory of each configuration is the exact byte count", "[llama2][conv
       CHECK(l.note.empty() == (k.g != AlphaGranularity::per_group || l.cols % 32 == 0));
     }
   }
+}
+
+TEST_CASE("float32 z layers run as a dense product over their decoded weights", "[llama2][convert]") {
+  ConvertOptions o;
+  o.linear.quantize = false;  // the validation mode: z values, no codes
+  o.linear.granularity = AlphaGranularity::per_row;
+  auto c = converted(o);
+  const Model base(qins_test::checkpoint());
+  std::size_t i = 0;
+  for (int layer = 0; layer < 5; ++layer)
+    for (LinearKind kind : all_linear_kinds) {
+      const LayerReport& r = c.report.layers[i++];
+      INFO(r.name);
+      CHECK(r.name == layer_name(layer, kind));
+      CHECK(r.code_type == CodeType::float32);
+      CHECK(r.bytes == r.rows * r.cols * 4 + r.rows * 4);  // what the QinsLinear holds
+      const auto* op = dynamic_cast<const DecodedLinear*>(&c.model.linear(layer, kind));
+      REQUIRE(op != nullptr);
+      CHECK(op->stored_bytes() == r.bytes);
+      // The op's matrix is the QinsLinear's decode, row by row.
+      const auto q =
+          convert_layer(r.name, base.dense_weights(layer, kind), r.rows, r.cols, o.linear);
+      std::vector<float> row(r.cols);
+      for (std::size_t k = 0; k < r.rows; ++k) {
+        q.layer.decode_row(k, row.data());
+        REQUIRE(std::memcmp(row.data(), op->weights() + k * r.cols, r.cols * sizeof(float)) == 0);
+      }
+      // Its product is the dense one over that matrix.
+      std::vector<float> x(r.cols), y(r.rows);
+      for (std::size_t k = 0; k < r.cols; ++k) x[k] = 0.01f * float(k % 13) - 0.05f;
+      op->forward(x.data(), y.data());
+      for (std::size_t k = 0; k < r.rows; ++k) {
+        double exact = 0;
+        for (std::size_t m = 0; m < r.cols; ++m)
+          exact += double(op->weights()[k * r.cols + m]) * x[m];
+        CHECK(std::fabs(y[k] - exact) <= 1e-5 * (1 + std::fabs(exact)));
+      }
+    }
+  // A layer with codes goes in as a QinsLinearOp.
+  LinearOptions codes;
+  const auto q = convert_layer("w", base.dense_weights(0, LinearKind::wq), 64, 64, codes);
+  CHECK(dynamic_cast<const QinsLinearOp*>(linear_op_for(q.layer).get()) != nullptr);
 }
 
 TEST_CASE("the prototype's safe selection leaves wq and wk in float32", "[llama2][convert]") {

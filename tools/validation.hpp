@@ -52,7 +52,7 @@ inline std::vector<Scheme> default_schemes() {
     Scheme s;
     s.name = std::move(name);
     s.label = std::move(label);
-    s.bits = quantize ? int(8 * qins::bytes_per_weight(code)) : 32;
+    s.bits = quantize ? int(qins::stored_type_info(code).bits) : 32;
     s.alpha = std::move(alpha);
     s.options.code_type = code;
     s.options.quantize = quantize;
@@ -108,7 +108,7 @@ inline ConvertedLayer convert_layer(const Scheme& s, const std::string& name, co
     out.squared_error = c.report.squared_error;
     out.squared_norm = c.report.squared_norm;
     out.note = c.report.note;
-    out.op = std::make_shared<llama2::QinsLinearOp>(std::move(c.layer));
+    out.op = llama2::linear_op_for(std::move(c.layer));
     return out;
   }
   auto op = std::make_shared<llama2::BaselineLinear>(s.baseline, w, rows, cols, name);
@@ -278,7 +278,7 @@ inline ModelReport validate_model(const std::string& path, const Options& option
   std::vector<Slot> slots;
   for (int l = 0; l < cfg.n_layers; ++l)
     for (auto kind : llama2::all_linear_kinds) {
-      slots.push_back({"layers." + std::to_string(l) + "." + llama2::to_string(kind), l, kind});
+      slots.push_back({llama2::layer_name(l, kind), l, kind});
       const auto shape = base.shape(l, kind);
       report.linear_weights += shape.first * shape.second;
     }

@@ -8,22 +8,13 @@
 //             dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
 //             (vocab_size > 0: the classifier shares the token-embedding matrix;
 //              vocab_size < 0: a separate classifier `wcls` follows, |vocab_size| rows)
-//   offset 28: float32 tensors, row-major, rows = output features, in this order
-//             (head_size = dim / n_heads, kv_dim = head_size * n_kv_heads, V = |vocab_size|):
-//       token_embedding   V x dim
-//       rms_att_weight    n_layers x dim
-//       wq                n_layers x dim x dim
-//       wk                n_layers x kv_dim x dim
-//       wv                n_layers x kv_dim x dim
-//       wo                n_layers x dim x dim
-//       rms_ffn_weight    n_layers x dim
-//       w1 (gate)         n_layers x hidden_dim x dim
-//       w2 (down)         n_layers x dim x hidden_dim
-//       w3 (up)           n_layers x hidden_dim x dim
-//       rms_final_weight  dim
-//       freq_cis_real     seq_len x head_size / 2   (legacy RoPE table: skipped, not stored)
-//       freq_cis_imag     seq_len x head_size / 2   (legacy RoPE table: skipped, not stored)
-//       wcls              V x dim                   (only when vocab_size < 0)
+//   offset 28: the float32 tensors of qins::llama2::checkpoint_tensors (tensors.hpp), in
+//             its order, row-major, rows = output features: token_embedding (V x dim), then
+//             per block rms_att_weight, wq, wk, wv, wo, rms_ffn_weight, w1, w2, w3 (each
+//             tensor for all n_layers blocks in turn), rms_final_weight, the two legacy
+//             RoPE tables freq_cis_real and freq_cis_imag (skipped, not stored), and wcls
+//             (V x dim) only when vocab_size < 0 (V = |vocab_size|). The table gives every
+//             shape; the offsets, the sizes and the checks below are derived from it.
 //   The file ends exactly there: trailing bytes are an error, like missing ones.
 //
 // Validation, all of it done on the 28 header bytes and the total size, before any weight
@@ -37,7 +28,8 @@
 //     hidden_dim <= 2^18, n_layers <= 2^10, n_heads and n_kv_heads <= 2^16,
 //     |vocab_size| <= 2^20, seq_len <= 2^20. The caps are far above any published Llama
 //     (Llama-2-70B: dim 8192, hidden 28672, 80 layers; Llama-3: vocab 128256) and keep all
-//     size arithmetic small;
+//     size arithmetic small. A file that is no checkpoint at all (a text file, say) fails
+//     here, and the message asks "not a llama2.c checkpoint?";
 //   - dim not divisible by n_heads, an odd head size, n_kv_heads > n_heads, n_heads not
 //     divisible by n_kv_heads;
 //   - a total byte count (computed with overflow-checked 64-bit arithmetic) that differs
@@ -45,22 +37,27 @@
 // After loading, every stored weight is checked to be finite (by bit pattern), and the first
 // NaN or infinity is reported as ErrorKind::non_finite_value naming the tensor, row and
 // column. The legacy RoPE tables are skipped unread: the forward pass recomputes RoPE.
+// Every byte is read through qins::detail::ByteReader (qins/detail/byte_reader.hpp), from
+// memory or streamed from the file in 64 KiB blocks.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <istream>
-#include <limits>
 #include <new>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "qins/detail/byte_reader.hpp"
 #include "qins/error.hpp"
+#include "qins/llama2/tensors.hpp"
 
 namespace qins::llama2 {
 
@@ -75,35 +72,16 @@ inline constexpr int vocab_size = 1 << 20;  ///< |vocab_size|
 inline constexpr int seq_len = 1 << 20;     ///< context length
 }  // namespace limits
 
-/// The model hyper-parameters from a checkpoint header. Every field of a Config returned by
-/// the reader is validated: all positive, dim % n_heads == 0, even head size,
-/// n_heads % n_kv_heads == 0, all within qins::llama2::limits.
-struct Config {
-  int dim = 0;
-  int hidden_dim = 0;
-  int n_layers = 0;
-  int n_heads = 0;
-  int n_kv_heads = 0;
-  int vocab_size = 0;  ///< always positive here; the file's sign is in shared_classifier
-  int seq_len = 0;
-  bool shared_classifier = true;  ///< true: logits = token_embedding x (no wcls in the file)
-
-  /// dim / n_heads (0 when n_heads is not positive).
-  int head_size() const noexcept { return n_heads > 0 ? dim / n_heads : 0; }
-  /// Width of the key and value projections: head_size * n_kv_heads.
-  int kv_dim() const noexcept { return head_size() * n_kv_heads; }
-};
-
 struct Checkpoint;
 
 namespace detail {
 struct CheckpointAccess;
 }  // namespace detail
 
-/// A loaded checkpoint: the validated Config and all weights as float32 (the legacy RoPE
-/// tables are not kept). Obtained from parse_checkpoint() or read_checkpoint(); copyable
-/// and movable. The pointers returned by the accessors stay valid as long as the object
-/// lives and is not assigned to or moved from.
+/// A loaded checkpoint: the validated Config and all stored weights as float32 (the legacy
+/// RoPE tables are not kept). Obtained from parse_checkpoint() or read_checkpoint();
+/// copyable and movable. The pointers returned by the accessors stay valid as long as the
+/// object lives and is not assigned to or moved from.
 struct Checkpoint {
  public:
   /// The validated hyper-parameters.
@@ -113,40 +91,69 @@ struct Checkpoint {
   /// Number of float32 values held (all tensors except the RoPE tables).
   std::size_t num_floats() const noexcept { return data_.size(); }
 
+  /// The weights of tensor `id` (row-major, tensor_info(id)'s rows x cols), of block `layer`
+  /// for a per-layer tensor; `layer` is ignored for a whole-model one. wcls is the token
+  /// embedding when the classifier is shared. Throws qins::Error (invalid_argument) for a
+  /// layer not in [0, n_layers) of a per-layer tensor, a tensor that is not kept (the RoPE
+  /// tables) or an id outside the enum.
+  const float* tensor(TensorId id, int layer = 0) const {
+    const std::size_t i = static_cast<std::size_t>(id);
+    if (i >= tensor_count) {
+      throw Error(ErrorKind::invalid_argument, "llama2 checkpoint: invalid TensorId value " +
+                                                   std::to_string(static_cast<int>(id)));
+    }
+    if (!checkpoint_tensors[i].stored) {
+      throw Error(ErrorKind::invalid_argument,
+                  std::string("llama2 checkpoint: ") + checkpoint_tensors[i].name +
+                      " is not kept (the legacy RoPE tables are skipped)");
+    }
+    if (!checkpoint_tensors[i].per_layer) return data_.data() + offset_[i];
+    return layer_ptr(offset_[i], layer_size_[i], layer);
+  }
+  /// Floats in one block's tensor `id` (the whole tensor for a whole-model one); 0 for a
+  /// tensor that is not kept or absent.
+  std::size_t tensor_size(TensorId id) const noexcept {
+    const std::size_t i = static_cast<std::size_t>(id);
+    return i < tensor_count ? layer_size_[i] : 0;
+  }
+
   /// vocab_size x dim.
-  const float* token_embedding() const noexcept { return data_.data() + off_token_embedding_; }
+  const float* token_embedding() const noexcept { return whole(TensorId::token_embedding); }
   /// dim. Throws qins::Error (invalid_argument) if layer is not in [0, n_layers).
-  const float* rms_att_weight(int layer) const { return layer_ptr(off_rms_att_, dim_, layer); }
+  const float* rms_att_weight(int layer) const { return tensor(TensorId::rms_att_weight, layer); }
   /// dim x dim. Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* wq(int layer) const { return layer_ptr(off_wq_, dim_ * dim_, layer); }
+  const float* wq(int layer) const { return tensor(TensorId::wq, layer); }
   /// kv_dim x dim. Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* wk(int layer) const { return layer_ptr(off_wk_, kv_dim_ * dim_, layer); }
+  const float* wk(int layer) const { return tensor(TensorId::wk, layer); }
   /// kv_dim x dim. Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* wv(int layer) const { return layer_ptr(off_wv_, kv_dim_ * dim_, layer); }
+  const float* wv(int layer) const { return tensor(TensorId::wv, layer); }
   /// dim x dim. Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* wo(int layer) const { return layer_ptr(off_wo_, dim_ * dim_, layer); }
+  const float* wo(int layer) const { return tensor(TensorId::wo, layer); }
   /// dim. Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* rms_ffn_weight(int layer) const { return layer_ptr(off_rms_ffn_, dim_, layer); }
+  const float* rms_ffn_weight(int layer) const { return tensor(TensorId::rms_ffn_weight, layer); }
   /// hidden_dim x dim (gate). Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* w1(int layer) const { return layer_ptr(off_w1_, hidden_ * dim_, layer); }
+  const float* w1(int layer) const { return tensor(TensorId::w1, layer); }
   /// dim x hidden_dim (down). Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* w2(int layer) const { return layer_ptr(off_w2_, dim_ * hidden_, layer); }
+  const float* w2(int layer) const { return tensor(TensorId::w2, layer); }
   /// hidden_dim x dim (up). Throws qins::Error (invalid_argument) if layer is out of range.
-  const float* w3(int layer) const { return layer_ptr(off_w3_, hidden_ * dim_, layer); }
+  const float* w3(int layer) const { return tensor(TensorId::w3, layer); }
   /// dim.
-  const float* rms_final_weight() const noexcept { return data_.data() + off_rms_final_; }
+  const float* rms_final_weight() const noexcept { return whole(TensorId::rms_final_weight); }
   /// vocab_size x dim; the same pointer as token_embedding() when the classifier is shared.
-  const float* wcls() const noexcept { return data_.data() + off_wcls_; }
+  const float* wcls() const noexcept { return whole(TensorId::wcls); }
 
  private:
   friend struct detail::CheckpointAccess;
   Checkpoint() = default;
 
+  const float* whole(TensorId id) const noexcept {
+    return data_.data() + offset_[static_cast<std::size_t>(id)];
+  }
   const float* layer_ptr(std::size_t offset, std::size_t layer_size, int layer) const {
     if (layer < 0 || layer >= config_.n_layers) {
-      throw Error(ErrorKind::invalid_argument,
-                  "llama2 checkpoint: layer " + std::to_string(layer) + " is out of range [0, " +
-                      std::to_string(config_.n_layers) + ")");
+      throw Error(ErrorKind::invalid_argument, "llama2 checkpoint: layer " + std::to_string(layer) +
+                                                   " is out of range [0, " +
+                                                   std::to_string(config_.n_layers) + ")");
     }
     return data_.data() + offset + static_cast<std::size_t>(layer) * layer_size;
   }
@@ -154,10 +161,8 @@ struct Checkpoint {
   Config config_;
   std::string source_;
   std::vector<float> data_;
-  std::size_t dim_ = 0, kv_dim_ = 0, hidden_ = 0;
-  std::size_t off_token_embedding_ = 0, off_rms_att_ = 0, off_wq_ = 0, off_wk_ = 0, off_wv_ = 0,
-              off_wo_ = 0, off_rms_ffn_ = 0, off_w1_ = 0, off_w2_ = 0, off_w3_ = 0,
-              off_rms_final_ = 0, off_wcls_ = 0;
+  std::array<std::size_t, tensor_count> offset_{};      // first float of each tensor in data_
+  std::array<std::size_t, tensor_count> layer_size_{};  // floats per block (or whole tensor)
 };
 
 namespace detail {
@@ -168,88 +173,76 @@ inline constexpr std::uint32_t export_magic = 0x616b3432u;
 /// The same four bytes read the other way round (a byte-swapped export).
 inline constexpr std::uint32_t export_magic_swapped = 0x32346b61u;
 
-inline std::uint32_t load_u32_le(const unsigned char* p) noexcept {
-  return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
-         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
-}
-
-inline std::int32_t load_i32_le(const unsigned char* p) noexcept {
-  const std::uint32_t u = load_u32_le(p);
-  std::int32_t v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-inline float load_f32_le(const unsigned char* p) noexcept {
-  const std::uint32_t u = load_u32_le(p);
-  float v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-inline bool is_finite_f32(float x) noexcept {
-  std::uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  return (u & 0x7f800000u) != 0x7f800000u;
-}
-
 /// "llama2.c checkpoint" or "llama2.c checkpoint 'name'", the prefix of every message.
 inline std::string describe_source(const std::string& source) {
   return source.empty() ? std::string("llama2.c checkpoint")
                         : "llama2.c checkpoint '" + source + "'";
 }
 
-[[noreturn]] inline void fail_file(const std::string& where, const std::string& message) {
-  throw Error(ErrorKind::bad_file, where + ": " + message);
-}
+/// Where one tensor of checkpoint_tensors lies in the file and in Checkpoint's data.
+struct TensorPlacement {
+  bool present = false;             ///< false: wcls of a file with a shared classifier
+  std::uint64_t layer_floats = 0;   ///< rows * cols
+  std::uint64_t floats = 0;         ///< layer_floats times n_layers for a per-layer tensor
+  std::uint64_t file_offset = 0;    ///< of its first byte
+  std::uint64_t stored_offset = 0;  ///< of its first float in the data (if kept)
+};
 
-/// Overflow-checked a * b + c on uint64 for the size computation.
-inline std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const std::string& where) {
-  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
-    fail_file(where, "the size implied by the header overflows 64-bit arithmetic");
-  }
-  return a * b;
-}
-inline std::uint64_t checked_add(std::uint64_t a, std::uint64_t b, const std::string& where) {
-  if (b > std::numeric_limits<std::uint64_t>::max() - a) {
-    fail_file(where, "the size implied by the header overflows 64-bit arithmetic");
-  }
-  return a + b;
-}
-
-/// Element counts of every tensor, and the total file size, derived from a valid header.
+/// Every tensor's placement and the totals, derived from a valid header.
 struct Layout {
-  std::uint64_t token_embedding = 0, rms_att = 0, wq = 0, wk = 0, wv = 0, wo = 0, rms_ffn = 0,
-                w1 = 0, w2 = 0, w3 = 0, rms_final = 0, freq_cis = 0, wcls = 0;
+  std::array<TensorPlacement, tensor_count> tensors{};
   std::uint64_t stored_floats = 0;  ///< everything except the two RoPE tables
   std::uint64_t file_bytes = 0;     ///< header + all tensors
 };
 
-/// Validates the header in `bytes` (of which `available` bytes are readable; at least 28
-/// unless the file is shorter) against the total file size. Reads nothing beyond
-/// min(available, 28) bytes. Throws qins::Error (bad_file) on any problem.
-inline Config validate_header(const unsigned char* bytes, std::size_t available,
-                              std::uint64_t file_size, const std::string& where,
-                              Layout& layout) {
-  if (available >= 4) {
-    const std::uint32_t magic = load_u32_le(bytes);
+/// The placement of checkpoint_tensors in a file with header `c`, with overflow-checked
+/// 64-bit arithmetic (failing through `reader`).
+inline Layout layout_of(const Config& c, const qins::detail::ByteReader& reader) {
+  constexpr const char* what = "the size implied by the header";
+  Layout l;
+  std::uint64_t file_offset = header_bytes, stored = 0;
+  for (const TensorInfo& t : checkpoint_tensors) {
+    TensorPlacement& p = l.tensors[static_cast<std::size_t>(t.id)];
+    p.present = !t.separate_classifier_only || !c.shared_classifier;
+    if (!p.present) continue;
+    p.layer_floats = reader.checked_mul(extent(t.rows, c), extent(t.cols, c), what);
+    p.floats = t.per_layer ? reader.checked_mul(static_cast<std::uint64_t>(c.n_layers),
+                                                p.layer_floats, what)
+                           : p.layer_floats;
+    p.file_offset = file_offset;
+    file_offset = reader.checked_add(file_offset, reader.checked_mul(p.floats, 4, what), what);
+    if (t.stored) {
+      p.stored_offset = stored;
+      stored = reader.checked_add(stored, p.floats, what);
+    }
+  }
+  l.stored_floats = stored;
+  l.file_bytes = file_offset;
+  return l;
+}
+
+/// Reads and validates the 28-byte header from `reader` against the size of the whole
+/// file (reader.size()). Reads nothing beyond the header. Throws qins::Error (bad_file)
+/// on any problem.
+inline Config validate_header(qins::detail::ByteReader& reader, Layout& layout) {
+  const std::uint64_t file_size = reader.size();
+  const qins::detail::ByteRecord header = reader.record(
+      static_cast<std::size_t>(std::min<std::uint64_t>(file_size, header_bytes)), "header");
+  if (header.size() >= 4) {
+    const std::uint32_t magic = header.u32_at(0, "magic");
     if (magic == export_magic || magic == export_magic_swapped) {
-      std::string message =
-          "not a legacy llama2.c checkpoint (version-1/2 export with magic ak42)";
+      std::string message = "not a legacy llama2.c checkpoint (version-1/2 export with magic ak42)";
       if (magic == export_magic_swapped) message += ", byte-swapped";
-      if (available >= 8) {
-        message += "; its version field is " + std::to_string(load_i32_le(bytes + 4));
+      if (header.size() >= 8) {
+        message += "; its version field is " + std::to_string(header.i32_at(4, "version"));
       }
       message += "; re-export it in the legacy format (llama2.c export.py --version 0)";
-      fail_file(where, message);
+      reader.fail(message);
     }
   }
   if (file_size < header_bytes) {
-    fail_file(where, "file is shorter than the 28-byte header (" + std::to_string(file_size) +
-                         " bytes)");
-  }
-  if (available < header_bytes) {
-    fail_file(where, "internal error: header bytes not available");
+    reader.fail("file is shorter than the 28-byte header (" + std::to_string(file_size) +
+                " bytes)");
   }
 
   static constexpr const char* names[7] = {"dim",        "hidden_dim", "n_layers", "n_heads",
@@ -259,31 +252,31 @@ inline Config validate_header(const unsigned char* bytes, std::size_t available,
                                   limits::seq_len};
   constexpr int vocab_index = 5;
   std::int32_t field[7];
-  for (int i = 0; i < 7; ++i) field[i] = load_i32_le(bytes + 4 * i);
+  for (int i = 0; i < 7; ++i) field[i] = header.i32_at(4 * static_cast<std::size_t>(i), names[i]);
 
   for (int i = 0; i < 7; ++i) {
     const std::string name = std::string("header field '") + names[i] + "'";
     const std::int32_t v = field[i];
     if (i == vocab_index) {
       if (v == 0) {
-        fail_file(where, name + " must be nonzero (its sign selects a shared classifier), got 0");
+        reader.fail(name + " must be nonzero (its sign selects a shared classifier), got 0");
       }
       if (v == INT_MIN) {
-        fail_file(where, name + " is INT_MIN (" + std::to_string(v) +
-                             "): its magnitude is not representable");
+        reader.fail(name + " is INT_MIN (" + std::to_string(v) +
+                    "): its magnitude is not representable");
       }
     } else if (v <= 0) {
-      fail_file(where, name + " must be positive, got " + std::to_string(v));
+      reader.fail(name + " must be positive, got " + std::to_string(v));
     }
   }
   for (int i = 0; i < 7; ++i) {
     const std::int32_t magnitude = field[i] < 0 ? -field[i] : field[i];  // INT_MIN excluded
     if (magnitude > caps[i]) {
-      fail_file(where, std::string("header field '") + names[i] + "' = " +
-                           std::to_string(field[i]) + " exceeds the cap of " +
-                           std::to_string(caps[i]) +
-                           (i == vocab_index ? " in magnitude" : "") +
-                           " (implausible size; see qins::llama2::limits)");
+      // Text, or any other file that is not a checkpoint, usually fails here first.
+      reader.fail(std::string("header field '") + names[i] + "' = " + std::to_string(field[i]) +
+                  " exceeds the cap of " + std::to_string(caps[i]) +
+                  (i == vocab_index ? " in magnitude" : "") +
+                  " (implausible size; not a llama2.c checkpoint?)");
     }
   }
 
@@ -298,156 +291,62 @@ inline Config validate_header(const unsigned char* bytes, std::size_t available,
   c.seq_len = field[6];
 
   if (c.dim % c.n_heads != 0) {
-    fail_file(where, "dim (" + std::to_string(c.dim) + ") is not divisible by n_heads (" +
-                         std::to_string(c.n_heads) + ")");
+    reader.fail("dim (" + std::to_string(c.dim) + ") is not divisible by n_heads (" +
+                std::to_string(c.n_heads) + ")");
   }
   if (c.head_size() % 2 != 0) {
-    fail_file(where, "head size dim / n_heads = " + std::to_string(c.dim) + " / " +
-                         std::to_string(c.n_heads) + " = " + std::to_string(c.head_size()) +
-                         " is odd (rotary embedding rotates pairs)");
+    reader.fail("head size dim / n_heads = " + std::to_string(c.dim) + " / " +
+                std::to_string(c.n_heads) + " = " + std::to_string(c.head_size()) +
+                " is odd (rotary embedding rotates pairs)");
   }
   if (c.n_kv_heads > c.n_heads) {
-    fail_file(where, "n_kv_heads (" + std::to_string(c.n_kv_heads) + ") exceeds n_heads (" +
-                         std::to_string(c.n_heads) + ")");
+    reader.fail("n_kv_heads (" + std::to_string(c.n_kv_heads) + ") exceeds n_heads (" +
+                std::to_string(c.n_heads) + ")");
   }
   if (c.n_heads % c.n_kv_heads != 0) {
-    fail_file(where, "n_heads (" + std::to_string(c.n_heads) +
-                         ") is not divisible by n_kv_heads (" + std::to_string(c.n_kv_heads) +
-                         ")");
+    reader.fail("n_heads (" + std::to_string(c.n_heads) + ") is not divisible by n_kv_heads (" +
+                std::to_string(c.n_kv_heads) + ")");
   }
 
-  const std::uint64_t dim = static_cast<std::uint64_t>(c.dim);
-  const std::uint64_t hidden = static_cast<std::uint64_t>(c.hidden_dim);
-  const std::uint64_t layers = static_cast<std::uint64_t>(c.n_layers);
-  const std::uint64_t kv_dim = static_cast<std::uint64_t>(c.kv_dim());
-  const std::uint64_t vocab = static_cast<std::uint64_t>(c.vocab_size);
-  const std::uint64_t seq = static_cast<std::uint64_t>(c.seq_len);
-  const std::uint64_t head = static_cast<std::uint64_t>(c.head_size());
-
-  Layout l;
-  l.token_embedding = checked_mul(vocab, dim, where);
-  l.rms_att = checked_mul(layers, dim, where);
-  l.wq = checked_mul(layers, checked_mul(dim, dim, where), where);
-  l.wk = checked_mul(layers, checked_mul(kv_dim, dim, where), where);
-  l.wv = l.wk;
-  l.wo = l.wq;
-  l.rms_ffn = l.rms_att;
-  l.w1 = checked_mul(layers, checked_mul(hidden, dim, where), where);
-  l.w2 = l.w1;
-  l.w3 = l.w1;
-  l.rms_final = dim;
-  l.freq_cis = checked_mul(seq, head / 2, where);  // each of the two tables
-  l.wcls = c.shared_classifier ? 0 : l.token_embedding;
-  const std::uint64_t parts[] = {l.token_embedding, l.rms_att, l.wq, l.wk, l.wv,       l.wo,
-                                 l.rms_ffn,         l.w1,      l.w2, l.w3, l.rms_final, l.wcls};
-  std::uint64_t stored = 0;
-  for (std::uint64_t p : parts) stored = checked_add(stored, p, where);
-  l.stored_floats = stored;
-  const std::uint64_t all_floats = checked_add(stored, checked_mul(2, l.freq_cis, where), where);
-  l.file_bytes = checked_add(header_bytes, checked_mul(all_floats, 4, where), where);
-
+  const Layout l = layout_of(c, reader);
   if (l.file_bytes != file_size) {
     const bool truncated = file_size < l.file_bytes;
     const std::uint64_t diff = truncated ? l.file_bytes - file_size : file_size - l.file_bytes;
     const std::string count = std::to_string(diff) + (diff == 1 ? " byte" : " bytes");
     const std::string detail =
         truncated ? "truncated, " + count + " missing" : count + " of unexpected trailing data";
-    fail_file(where, "file size does not match the header: the header implies " +
-                         std::to_string(l.file_bytes) + " bytes, the file has " +
-                         std::to_string(file_size) + " bytes (" + detail + ")");
+    reader.fail("file size does not match the header: the header implies " +
+                std::to_string(l.file_bytes) + " bytes, the file has " + std::to_string(file_size) +
+                " bytes (" + detail + ")");
   }
   if (l.stored_floats > std::vector<float>().max_size()) {
-    fail_file(where, "the weights (" + std::to_string(l.stored_floats) +
-                         " floats) do not fit in this platform's address space");
+    reader.fail("the weights (" + std::to_string(l.stored_floats) +
+                " floats) do not fit in this platform's address space");
   }
   layout = l;
   return c;
 }
 
-/// Byte source over a validated in-memory buffer.
-class MemorySource {
- public:
-  MemorySource(const unsigned char* data, std::size_t size, std::string where)
-      : p_(data), left_(size), where_(std::move(where)) {}
-  const unsigned char* next(std::size_t n) {
-    if (n > left_) fail_file(where_, "unexpected end of data");
-    const unsigned char* out = p_;
-    p_ += n;
-    left_ -= n;
-    return out;
-  }
-  void skip(std::uint64_t n) {
-    if (n > left_) fail_file(where_, "unexpected end of data");
-    const std::size_t k = static_cast<std::size_t>(n);
-    p_ += k;
-    left_ -= k;
-  }
-
- private:
-  const unsigned char* p_;
-  std::size_t left_;
-  std::string where_;
-};
-
-/// Byte source over a binary input stream positioned after the header.
-class StreamSource {
- public:
-  StreamSource(std::istream& in, std::string where) : in_(in), where_(std::move(where)) {}
-  const unsigned char* next(std::size_t n) {
-    buffer_.resize(n);
-    in_.read(reinterpret_cast<char*>(buffer_.data()), static_cast<std::streamsize>(n));
-    if (!in_ || in_.gcount() != static_cast<std::streamsize>(n)) {
-      throw Error(ErrorKind::io_failure,
-                  where_ + ": read error (the file may have changed while being read)");
-    }
-    return buffer_.data();
-  }
-  void skip(std::uint64_t n) {
-    in_.seekg(static_cast<std::streamoff>(n), std::ios::cur);
-    if (!in_) throw Error(ErrorKind::io_failure, where_ + ": seek error");
-  }
-
- private:
-  std::istream& in_;
-  std::string where_;
-  std::vector<unsigned char> buffer_;
-};
-
-/// Decodes `count` little-endian float32 values from `src` into `dst`, in bounded chunks.
-template <class Source>
-void read_floats(Source& src, float* dst, std::uint64_t count) {
-  constexpr std::uint64_t chunk = std::uint64_t{1} << 14;
-  while (count > 0) {
-    const std::size_t n = static_cast<std::size_t>(count < chunk ? count : chunk);
-    const unsigned char* p = src.next(n * 4);
-    for (std::size_t i = 0; i < n; ++i) dst[i] = load_f32_le(p + 4 * i);
-    dst += n;
-    count -= n;
-  }
-}
-
-/// Throws non_finite_value for the first NaN or infinity in a stack of `layers` matrices of
-/// rows x cols (cols-only vectors when rows == 0), naming the tensor, row and column.
-inline void check_finite(const float* p, std::size_t layers, std::size_t rows, std::size_t cols,
-                         const std::string& name, bool per_layer, const std::string& where) {
-  const std::size_t r = rows == 0 ? 1 : rows;
-  for (std::size_t l = 0; l < layers; ++l) {
-    const float* m = p + l * r * cols;
-    for (std::size_t i = 0; i < r * cols; ++i) {
-      if (!is_finite_f32(m[i])) {
-        const std::string tensor =
-            per_layer ? "layers." + std::to_string(l) + "." + name : name;
-        throw Error(ErrorKind::non_finite_value, where + ": non-finite weight", tensor,
-                    rows == 0 ? Error::npos : i / cols, i % cols);
-      }
-    }
+/// Throws non_finite_value for the first NaN or infinity of tensor `t` (its weights at `p`)
+/// in a file with header `c`, naming the tensor (the block's name for a per-layer one), the
+/// row and the column (no row for a vector).
+inline void check_finite(const float* p, const TensorInfo& t, const Config& c,
+                         const qins::detail::ByteReader& reader) {
+  const std::size_t cols = static_cast<std::size_t>(extent(t.cols, c));
+  const std::size_t size = static_cast<std::size_t>(extent(t.rows, c)) * cols;  // validated
+  const int blocks = t.per_layer ? c.n_layers : 1;
+  for (int b = 0; b < blocks; ++b) {
+    const std::size_t i =
+        qins::detail::find_non_finite(p + static_cast<std::size_t>(b) * size, size);
+    if (i == size) continue;
+    throw Error(ErrorKind::non_finite_value, reader.with_source("non-finite weight"),
+                tensor_name(t.id, b), t.rows == Dim::one ? Error::npos : i / cols, i % cols);
   }
 }
 
 struct CheckpointAccess {
-  template <class Source>
-  static Checkpoint build(Source& src, const Config& c, const Layout& l, const std::string& source,
-                          const std::string& where) {
+  static Checkpoint build(qins::detail::ByteReader& reader, const Config& c, const Layout& l,
+                          const std::string& source) {
     Checkpoint ck;
     ck.config_ = c;
     ck.source_ = source;
@@ -455,58 +354,69 @@ struct CheckpointAccess {
     try {
       ck.data_.resize(total);
     } catch (const std::bad_alloc&) {
-      throw Error(ErrorKind::io_failure, where + ": out of memory allocating " +
-                                             std::to_string(total) + " floats of weights");
+      throw Error(ErrorKind::io_failure,
+                  reader.with_source("out of memory allocating " + std::to_string(total) +
+                                     " floats of weights"));
     }
     float* base = ck.data_.data();
-    std::size_t off = 0;
-    auto take = [&](std::uint64_t count) {
-      const std::size_t start = off;
-      read_floats(src, base + off, count);
-      off += static_cast<std::size_t>(count);
-      return start;
-    };
-    ck.off_token_embedding_ = take(l.token_embedding);
-    ck.off_rms_att_ = take(l.rms_att);
-    ck.off_wq_ = take(l.wq);
-    ck.off_wk_ = take(l.wk);
-    ck.off_wv_ = take(l.wv);
-    ck.off_wo_ = take(l.wo);
-    ck.off_rms_ffn_ = take(l.rms_ffn);
-    ck.off_w1_ = take(l.w1);
-    ck.off_w2_ = take(l.w2);
-    ck.off_w3_ = take(l.w3);
-    ck.off_rms_final_ = take(l.rms_final);
-    if (c.shared_classifier) {
-      ck.off_wcls_ = ck.off_token_embedding_;
-    } else {
-      src.skip(2 * l.freq_cis * 4);
-      ck.off_wcls_ = take(l.wcls);
+    for (const TensorInfo& t : checkpoint_tensors) {
+      const std::size_t i = static_cast<std::size_t>(t.id);
+      const TensorPlacement& p = l.tensors[i];
+      if (!p.present) continue;
+      if (t.stored) {
+        reader.read_floats(base + p.stored_offset, p.floats, tensor_name(t.id));
+        ck.offset_[i] = static_cast<std::size_t>(p.stored_offset);
+        ck.layer_size_[i] = static_cast<std::size_t>(p.layer_floats);
+      } else {
+        reader.skip(p.floats * 4, tensor_name(t.id));  // the forward pass recomputes RoPE
+      }
     }
-    ck.dim_ = static_cast<std::size_t>(c.dim);
-    ck.kv_dim_ = static_cast<std::size_t>(c.kv_dim());
-    ck.hidden_ = static_cast<std::size_t>(c.hidden_dim);
-
-    const std::size_t dim = ck.dim_, kv = ck.kv_dim_, hid = ck.hidden_;
-    const std::size_t layers = static_cast<std::size_t>(c.n_layers);
-    const std::size_t vocab = static_cast<std::size_t>(c.vocab_size);
-    check_finite(base + ck.off_token_embedding_, 1, vocab, dim, "token_embedding", false, where);
-    check_finite(base + ck.off_rms_att_, layers, 0, dim, "rms_att_weight", true, where);
-    check_finite(base + ck.off_wq_, layers, dim, dim, "wq", true, where);
-    check_finite(base + ck.off_wk_, layers, kv, dim, "wk", true, where);
-    check_finite(base + ck.off_wv_, layers, kv, dim, "wv", true, where);
-    check_finite(base + ck.off_wo_, layers, dim, dim, "wo", true, where);
-    check_finite(base + ck.off_rms_ffn_, layers, 0, dim, "rms_ffn_weight", true, where);
-    check_finite(base + ck.off_w1_, layers, hid, dim, "w1", true, where);
-    check_finite(base + ck.off_w2_, layers, dim, hid, "w2", true, where);
-    check_finite(base + ck.off_w3_, layers, hid, dim, "w3", true, where);
-    check_finite(base + ck.off_rms_final_, 1, 0, dim, "rms_final_weight", false, where);
-    if (!c.shared_classifier) {
-      check_finite(base + ck.off_wcls_, 1, vocab, dim, "wcls", false, where);
+    if (c.shared_classifier) {
+      const std::size_t shared = static_cast<std::size_t>(TensorId::token_embedding);
+      ck.offset_[static_cast<std::size_t>(TensorId::wcls)] = ck.offset_[shared];
+      ck.layer_size_[static_cast<std::size_t>(TensorId::wcls)] = ck.layer_size_[shared];
+    }
+    for (const TensorInfo& t : checkpoint_tensors) {
+      const TensorPlacement& p = l.tensors[static_cast<std::size_t>(t.id)];
+      if (p.present && t.stored) check_finite(base + p.stored_offset, t, c, reader);
     }
     return ck;
   }
 };
+
+/// Opens `path` for reading once, front to back, and gives its size. Throws qins::Error
+/// (io_failure), worded as `where` + ": ...", if the path does not exist, is a directory
+/// ("is a directory, not a <what> file"), or cannot be opened or sized.
+inline std::ifstream open_model_file(const std::string& path, const std::string& where,
+                                     const char* what, std::uint64_t& size) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    throw Error(ErrorKind::io_failure, where + ": no such file");
+  }
+  if (status.type() == std::filesystem::file_type::directory) {
+    throw Error(ErrorKind::io_failure, where + ": is a directory, not a " + what + " file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::io_failure, where + ": cannot open the file for reading");
+  in.seekg(0, std::ios::end);
+  const std::streamoff end = in.tellg();
+  if (!in || end < 0) {
+    throw Error(ErrorKind::io_failure, where + ": cannot determine the file size");
+  }
+  in.seekg(0, std::ios::beg);
+  if (!in) throw Error(ErrorKind::io_failure, where + ": seek error");
+  size = static_cast<std::uint64_t>(end);
+  return in;
+}
+
+/// Validates the header, then reads the weights: the one parser behind both entry points.
+inline Checkpoint parse_checkpoint_from(qins::detail::ByteReader& reader,
+                                        const std::string& source) {
+  Layout layout;
+  const Config config = validate_header(reader, layout);
+  return CheckpointAccess::build(reader, config, layout, source);
+}
 
 }  // namespace detail
 
@@ -518,45 +428,21 @@ struct CheckpointAccess {
 /// invalid_argument if data is null while size > 0; io_failure if memory runs out.
 inline Checkpoint parse_checkpoint(const unsigned char* data, std::size_t size,
                                    const std::string& source = "") {
-  const std::string where = detail::describe_source(source);
-  if (data == nullptr && size > 0) {
-    throw Error(ErrorKind::invalid_argument, where + ": null data pointer with nonzero size");
-  }
-  detail::Layout layout;
-  const Config config = detail::validate_header(
-      data, std::min(size, detail::header_bytes), static_cast<std::uint64_t>(size), where, layout);
-  detail::MemorySource src(data + detail::header_bytes, size - detail::header_bytes, where);
-  return detail::CheckpointAccess::build(src, config, layout, source, where);
+  qins::detail::ByteReader reader(data, size, detail::describe_source(source));
+  return detail::parse_checkpoint_from(reader, source);
 }
 
-/// Reads and parses a legacy llama2.c checkpoint file. The header and the file size are
-/// validated before the weights are allocated or read.
-/// Throws qins::Error: io_failure if the file cannot be opened, sized or read (or memory
-/// runs out); otherwise as parse_checkpoint().
+/// Reads and parses a legacy llama2.c checkpoint file, streaming it. The header and the
+/// file size are validated before the weights are allocated or read.
+/// Throws qins::Error: io_failure if the path does not exist, is a directory (said so), or
+/// the file cannot be opened, sized or read (or memory runs out); otherwise as
+/// parse_checkpoint().
 inline Checkpoint read_checkpoint(const std::string& path) {
   const std::string where = detail::describe_source(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io_failure, where + ": cannot open the file for reading");
-  in.seekg(0, std::ios::end);
-  const std::streamoff end = in.tellg();
-  if (!in || end < 0) {
-    throw Error(ErrorKind::io_failure, where + ": cannot determine the file size");
-  }
-  in.seekg(0, std::ios::beg);
-  if (!in) throw Error(ErrorKind::io_failure, where + ": seek error");
-  const std::uint64_t file_size = static_cast<std::uint64_t>(end);
-
-  unsigned char header[detail::header_bytes] = {};
-  const std::size_t want =
-      file_size < detail::header_bytes ? static_cast<std::size_t>(file_size) : detail::header_bytes;
-  in.read(reinterpret_cast<char*>(header), static_cast<std::streamsize>(want));
-  if (in.gcount() != static_cast<std::streamsize>(want)) {
-    throw Error(ErrorKind::io_failure, where + ": read error");
-  }
-  detail::Layout layout;
-  const Config config = detail::validate_header(header, want, file_size, where, layout);
-  detail::StreamSource src(in, where);
-  return detail::CheckpointAccess::build(src, config, layout, path, where);
+  std::uint64_t size = 0;
+  std::ifstream in = detail::open_model_file(path, where, "checkpoint", size);
+  qins::detail::ByteReader reader(in, size, where);
+  return detail::parse_checkpoint_from(reader, path);
 }
 
 }  // namespace qins::llama2

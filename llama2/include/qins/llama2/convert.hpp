@@ -1,17 +1,25 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Conversion of a Llama model's linear layers to QinsLinear, with a per-layer report.
+//
+// A converted layer goes into the model as the op that multiplies with it: a QinsLinearOp
+// over its codes, or, for the validation mode that keeps float32 z values
+// (LinearOptions::quantize = false), a DecodedLinear: the weights decoded once and multiplied
+// as a dense float32 matrix here, so that QinsLinear needs no product kernels for float32.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "qins/error.hpp"
 #include "qins/linear.hpp"
 #include "qins/llama2/model.hpp"
+#include "qins/llama2/tensors.hpp"
 
 namespace qins::llama2 {
 
@@ -27,6 +35,62 @@ class QinsLinearOp : public LinearOp {
  private:
   QinsLinear layer_;
 };
+
+/// A layer's weights decoded once from a QinsLinear (any code type; meant for float32 z
+/// values) into a row-major float32 matrix it owns, multiplied densely. The report keeps
+/// counting what the QinsLinear holds (stored_bytes()), not this matrix.
+class DecodedLinear : public LinearOp {
+ public:
+  /// Decodes every row of `layer` (and copies its bias). Throws qins::Error: as
+  /// QinsLinear::decode_row(); io_failure if the matrix does not fit in memory.
+  explicit DecodedLinear(const QinsLinear& layer)
+      : rows_(layer.rows()), cols_(layer.cols()), stored_bytes_(layer.memory_bytes()) {
+    try {
+      weights_.resize(rows_ * cols_);
+      bias_ = layer.bias();
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorKind::io_failure, "DecodedLinear: out of memory decoding " +
+                                             std::to_string(rows_) + " x " +
+                                             std::to_string(cols_) + " weights",
+                  layer.name());
+    }
+    for (std::size_t r = 0; r < rows_; ++r) layer.decode_row(r, weights_.data() + r * cols_);
+  }
+  std::size_t rows() const override { return rows_; }
+  std::size_t cols() const override { return cols_; }
+  /// y = W x (+ bias), with eight independent sums per row added in the order QinsLinear's
+  /// own float32 product used, so that results are bit for bit those it gave.
+  void forward(const float* x, float* y) const override {
+    for (std::size_t r = 0; r < rows_; ++r) {
+      const float* row = weights_.data() + r * cols_;
+      float acc[8] = {};
+      std::size_t c = 0;
+      for (; c + 8 <= cols_; c += 8)
+        for (std::size_t l = 0; l < 8; ++l) acc[l] += row[c + l] * x[c + l];
+      for (; c < cols_; ++c) acc[0] += row[c] * x[c];
+      y[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+      if (!bias_.empty()) y[r] += bias_[r];
+    }
+  }
+  /// The decoded matrix, rows() x cols(), row-major.
+  const float* weights() const noexcept { return weights_.data(); }
+  /// Bytes of the QinsLinear it was decoded from (codes or z values, scales, bias): what the
+  /// conversion report counts for this layer.
+  std::size_t stored_bytes() const noexcept { return stored_bytes_; }
+
+ private:
+  std::size_t rows_, cols_, stored_bytes_;
+  std::vector<float> weights_;
+  std::vector<float> bias_;
+};
+
+/// The op that runs a converted layer in a Model: a QinsLinearOp over its codes, or a
+/// DecodedLinear for float32 z values (LinearOptions::quantize = false).
+/// Throws qins::Error as DecodedLinear's constructor.
+inline std::shared_ptr<const LinearOp> linear_op_for(QinsLinear layer) {
+  if (layer.code_type() == CodeType::float32) return std::make_shared<DecodedLinear>(layer);
+  return std::make_shared<QinsLinearOp>(std::move(layer));
+}
 
 /// Which linear layers to convert.
 enum class LayerSelection {
@@ -124,14 +188,15 @@ inline ConvertedLayer convert_layer(const std::string& name, const float* w, std
 }
 
 /// Replaces the selected linear layers of `model` by QinsLinear built from the model's
-/// float32 weights with `options.linear` (see convert_layer), and reports every layer,
-/// converted or not. @throws qins::Error as QinsLinear.
+/// float32 weights with `options.linear` (see convert_layer), each installed as
+/// linear_op_for() it, and reports every layer, converted or not. @throws qins::Error as
+/// QinsLinear.
 inline ConversionReport convert(Model& model, const ConvertOptions& options = {}) {
   ConversionReport report;
   const int n_layers = model.config().n_layers;
   for (int layer = 0; layer < n_layers; ++layer) {
     for (LinearKind kind : all_linear_kinds) {
-      const std::string name = "layers." + std::to_string(layer) + "." + to_string(kind);
+      const std::string name = layer_name(layer, kind);
       const auto [rows, cols] = model.shape(layer, kind);
       const float* w = model.dense_weights(layer, kind);
       if (!is_selected(options.layers, kind)) {
@@ -145,7 +210,7 @@ inline ConversionReport convert(Model& model, const ConvertOptions& options = {}
         continue;
       }
       ConvertedLayer c = convert_layer(name, w, rows, cols, options.linear);
-      model.set_linear(layer, kind, std::make_shared<QinsLinearOp>(std::move(c.layer)));
+      model.set_linear(layer, kind, linear_op_for(std::move(c.layer)));
       report.layers.push_back(std::move(c.report));
     }
   }

@@ -22,7 +22,6 @@
 //   logits = wcls rmsnorm(x, rms_final_weight)   (wcls == token_embedding when shared)
 #pragma once
 
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +36,7 @@
 #include "qins/error.hpp"
 #include "qins/llama2/checkpoint.hpp"
 #include "qins/llama2/sampler.hpp"
+#include "qins/llama2/tensors.hpp"
 
 namespace qins::llama2 {
 
@@ -114,28 +114,6 @@ class DenseLinear : public LinearOp {
   std::size_t cols_;
 };
 
-/// The seven linear projections of a llama block.
-enum class LinearKind { wq, wk, wv, wo, w1, w2, w3 };
-
-/// All LinearKind values, in file order.
-inline constexpr std::array<LinearKind, 7> all_linear_kinds = {
-    LinearKind::wq, LinearKind::wk, LinearKind::wv, LinearKind::wo,
-    LinearKind::w1, LinearKind::w2, LinearKind::w3};
-
-/// "wq", "wk", "wv", "wo", "w1", "w2", "w3"; "unknown" for a value outside the enum.
-inline const char* to_string(LinearKind kind) noexcept {
-  switch (kind) {
-    case LinearKind::wq: return "wq";
-    case LinearKind::wk: return "wk";
-    case LinearKind::wv: return "wv";
-    case LinearKind::wo: return "wo";
-    case LinearKind::w1: return "w1";
-    case LinearKind::w2: return "w2";
-    case LinearKind::w3: return "w3";
-  }
-  return "unknown";
-}
-
 /// A checkpoint plus the table of linear ops used by the forward pass. Copying a Model is
 /// cheap (it shares the checkpoint and the ops). Not synchronised: do not call set_linear()
 /// while another thread uses the same Model.
@@ -160,42 +138,21 @@ class Model {
   /// The shared checkpoint (never null).
   const std::shared_ptr<const Checkpoint>& checkpoint_ptr() const noexcept { return ckpt_; }
 
-  /// (rows, cols) of a projection: wq, wo: dim x dim; wk, wv: kv_dim x dim;
-  /// w1, w3: hidden_dim x dim; w2: dim x hidden_dim.
+  /// (rows, cols) of a projection: its tensor's shape in checkpoint_tensors (e.g. wk:
+  /// kv_dim x dim).
   /// Throws qins::Error (invalid_argument) for a layer out of range or an invalid kind.
   std::pair<std::size_t, std::size_t> shape(int layer, LinearKind kind) const {
-    check_layer(layer);
-    const Config& c = config();
-    const std::size_t dim = static_cast<std::size_t>(c.dim);
-    const std::size_t kv = static_cast<std::size_t>(c.kv_dim());
-    const std::size_t hid = static_cast<std::size_t>(c.hidden_dim);
-    switch (kind) {
-      case LinearKind::wq:
-      case LinearKind::wo: return {dim, dim};
-      case LinearKind::wk:
-      case LinearKind::wv: return {kv, dim};
-      case LinearKind::w1:
-      case LinearKind::w3: return {hid, dim};
-      case LinearKind::w2: return {dim, hid};
-    }
-    throw bad_kind(kind);
+    check(layer, kind);
+    const TensorInfo& t = tensor_info(tensor_of(kind));
+    return {static_cast<std::size_t>(extent(t.rows, config())),
+            static_cast<std::size_t>(extent(t.cols, config()))};
   }
 
   /// The checkpoint's float32 weights of a projection (row-major, shape() of it), whatever
   /// op is currently installed. Throws qins::Error (invalid_argument) as shape().
   const float* dense_weights(int layer, LinearKind kind) const {
-    check_layer(layer);
-    const Checkpoint& ck = *ckpt_;
-    switch (kind) {
-      case LinearKind::wq: return ck.wq(layer);
-      case LinearKind::wk: return ck.wk(layer);
-      case LinearKind::wv: return ck.wv(layer);
-      case LinearKind::wo: return ck.wo(layer);
-      case LinearKind::w1: return ck.w1(layer);
-      case LinearKind::w2: return ck.w2(layer);
-      case LinearKind::w3: return ck.w3(layer);
-    }
-    throw bad_kind(kind);
+    check(layer, kind);
+    return ckpt_->tensor(tensor_of(kind), layer);
   }
 
   /// The op currently used for a projection. Throws qins::Error (invalid_argument) as shape().
@@ -206,7 +163,7 @@ class Model {
   /// from shape(layer, kind).
   void set_linear(int layer, LinearKind kind, std::shared_ptr<const LinearOp> op) {
     const std::size_t i = index(layer, kind);
-    const std::string name = "layers." + std::to_string(layer) + "." + to_string(kind);
+    const std::string name = layer_name(layer, kind);
     if (!op) throw Error(ErrorKind::invalid_argument, "llama2::Model::set_linear: null op", name);
     const auto s = shape(layer, kind);
     if (op->rows() != s.first || op->cols() != s.second) {
@@ -232,12 +189,16 @@ class Model {
                  "llama2::Model: invalid LinearKind value " +
                      std::to_string(static_cast<int>(kind)));
   }
-  std::size_t index(int layer, LinearKind kind) const {
+  // Throws for a layer out of range or a kind outside the enum.
+  void check(int layer, LinearKind kind) const {
     check_layer(layer);
     const int k = static_cast<int>(kind);
     if (k < 0 || k >= static_cast<int>(all_linear_kinds.size())) throw bad_kind(kind);
+  }
+  std::size_t index(int layer, LinearKind kind) const {
+    check(layer, kind);
     return static_cast<std::size_t>(layer) * all_linear_kinds.size() +
-           static_cast<std::size_t>(k);
+           static_cast<std::size_t>(kind);
   }
 
   std::shared_ptr<const Checkpoint> ckpt_;

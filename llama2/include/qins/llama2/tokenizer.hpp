@@ -26,9 +26,10 @@
 //   - more tokens than limits::vocab_size (2^20), or fewer than 3 (no tokens at all has its
 //     own message): ids 0, 1 and 2 are <unk>, BOS and EOS, which encode() and decode() use.
 // Nothing is allocated from an unchecked field: a length is checked against its cap and
-// against the bytes left before any byte of it is used. Duplicate pieces are allowed (the
-// 32000-token Llama vocabulary has none, but converted ones may); lookup() and encode()
-// then use the lowest id.
+// against the bytes left before any byte of it is used. Every byte is read through
+// qins::detail::ByteReader (qins/detail/byte_reader.hpp), from memory or streamed.
+// Duplicate pieces are allowed (the 32000-token Llama vocabulary has none, but converted
+// ones may); lookup() and encode() then use the lowest id.
 //
 // Decoding follows run.c's `decode`: a token's piece, with its leading space dropped when
 // the previous token is BOS, and a piece of exactly `<0x` + two hex digits (either case)
@@ -47,17 +48,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <istream>
-#include <limits>
 #include <new>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <utility>
 #include <vector>
 
+#include "qins/detail/byte_reader.hpp"
 #include "qins/error.hpp"
 #include "qins/llama2/checkpoint.hpp"
 
@@ -332,10 +329,6 @@ inline std::string describe_tokenizer(const std::string& source) {
   return source.empty() ? std::string("tokenizer") : "tokenizer '" + source + "'";
 }
 
-[[noreturn]] inline void fail_tokenizer(const std::string& where, const std::string& message) {
-  throw Error(ErrorKind::bad_file, where + ": " + message);
-}
-
 inline std::string bytes_word(std::size_t n) {
   return std::to_string(n) + (n == 1 ? " byte" : " bytes");
 }
@@ -353,128 +346,80 @@ inline int byte_piece_value(std::string_view p) noexcept {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-/// Byte source over an in-memory buffer. take() returns a pointer to up to n bytes and how
-/// many there were; it never allocates.
-class TokenizerMemorySource {
- public:
-  TokenizerMemorySource(const unsigned char* data, std::size_t size) : p_(data), left_(size) {}
-  const unsigned char* take(std::size_t n, std::size_t& got) noexcept {
-    got = n < left_ ? n : left_;
-    const unsigned char* out = p_;
-    p_ += got;
-    left_ -= got;
-    return out;
-  }
-  bool at_end() const noexcept { return left_ == 0; }
-  /// Bytes left: bounds how much the parser reserves.
-  std::size_t size_hint() const noexcept { return left_; }
-
- private:
-  const unsigned char* p_;
-  std::size_t left_;
-};
-
-/// Byte source over a binary stream; take() reads into a buffer of at most n bytes (the
-/// parser never asks for more than 8 or a checked piece length).
-class TokenizerStreamSource {
- public:
-  TokenizerStreamSource(std::istream& in, std::string where) : in_(in), where_(std::move(where)) {}
-  const unsigned char* take(std::size_t n, std::size_t& got) {
-    if (buffer_.size() < n) buffer_.resize(n);
-    in_.read(reinterpret_cast<char*>(buffer_.data()), static_cast<std::streamsize>(n));
-    if (in_.bad()) throw Error(ErrorKind::io_failure, where_ + ": read error");
-    got = static_cast<std::size_t>(in_.gcount());
-    return buffer_.data();
-  }
-  bool at_end() {
-    const auto c = in_.peek();
-    if (in_.bad()) throw Error(ErrorKind::io_failure, where_ + ": read error");
-    return c == std::istream::traits_type::eof();
-  }
-  std::size_t size_hint() const noexcept { return 0; }
-
- private:
-  std::istream& in_;
-  std::string where_;
-  std::vector<unsigned char> buffer_;
-};
-
 struct TokenizerAccess {
-  template <class Source>
-  static Tokenizer parse(Source& src, const std::string& source) {
-    const std::string where = describe_tokenizer(source);
+  // The one parser: every byte through `in`, whose source description prefixes every
+  // failure. `reserve_hint`: bytes of data known to be there, bounding what is reserved up
+  // front (0 for a stream, so that a wrong file is rejected before anything large is made).
+  static Tokenizer parse(qins::detail::ByteReader& in, const std::string& source,
+                         std::size_t reserve_hint) {
+    const std::string where = in.source();
     Tokenizer t;
     t.source_ = source;
-    std::size_t got = 0;
-    const unsigned char* p = src.take(4, got);
-    if (got == 0) fail_tokenizer(where, "the file is empty");
-    if (got < 4) {
-      fail_tokenizer(where, "the file has " + bytes_word(got) +
-                                ", fewer than the 4 of its max_token_length field");
+    if (in.at_end()) in.fail("the file is empty");
+    if (in.remaining() < 4) {
+      in.fail("the file has " + bytes_word(static_cast<std::size_t>(in.remaining())) +
+              ", fewer than the 4 of its max_token_length field");
     }
-    const std::int32_t max_len = load_i32_le(p);
+    const std::int32_t max_len = in.i32("max_token_length");
     if (max_len <= 0) {
-      fail_tokenizer(where, "max_token_length must be positive, got " + std::to_string(max_len));
+      in.fail("max_token_length must be positive, got " + std::to_string(max_len));
     }
     if (max_len > limits::max_token_length) {
-      fail_tokenizer(where, "max_token_length = " + std::to_string(max_len) +
-                                " exceeds the cap of " + std::to_string(limits::max_token_length) +
-                                " (implausible; see qins::llama2::limits)");
+      in.fail("max_token_length = " + std::to_string(max_len) + " exceeds the cap of " +
+              std::to_string(limits::max_token_length) +
+              " (implausible; see qins::llama2::limits)");
     }
     t.max_token_length_ = max_len;
 
-    // From memory: every token takes at least 9 bytes, so each reservation is smaller
-    // than the data (streams reserve nothing and grow).
-    const std::size_t hint = src.size_hint();
-    const std::size_t most = std::min<std::size_t>(hint / 9, limits::vocab_size);
+    // Every token takes at least 9 bytes, so each reservation is smaller than the data.
+    const std::size_t most = std::min<std::size_t>(reserve_hint / 9, limits::vocab_size);
     t.scores_.reserve(most);
     t.offsets_.reserve(most + 1);
-    t.bytes_.reserve(hint);
+    t.bytes_.reserve(reserve_hint);
     t.offsets_.push_back(0);
 
-    std::size_t index = 0;     // of the token being read
-    std::uint64_t offset = 4;  // its first byte in the file
+    std::size_t index = 0;  // of the token being read
     auto token = [&] {
-      return "token " + std::to_string(index) + " (at byte offset " + std::to_string(offset) + ")";
+      return "token " + std::to_string(index) + " (at byte offset " +
+             std::to_string(in.position()) + ")";
     };
-    for (; !src.at_end(); ++index) {
+    for (; !in.at_end(); ++index) {
       if (index >= static_cast<std::size_t>(limits::vocab_size)) {
-        fail_tokenizer(where, "more than " + std::to_string(limits::vocab_size) +
-                                  " tokens: " + token() + " exceeds the cap (see "
-                                  "qins::llama2::limits::vocab_size)");
+        in.fail("more than " + std::to_string(limits::vocab_size) + " tokens: " + token() +
+                " exceeds the cap (see qins::llama2::limits::vocab_size)");
       }
-      p = src.take(8, got);
-      if (got < 8) {
-        fail_tokenizer(where, "the file ends inside " + token() + ": its " +
-                                  (got < 4 ? "score" : "length") + " field is cut short, " +
-                                  bytes_word(8 - got) + " missing");
+      const std::size_t left = static_cast<std::size_t>(std::min<std::uint64_t>(in.remaining(), 8));
+      if (left < 8) {
+        in.fail("the file ends inside " + token() + ": its " + (left < 4 ? "score" : "length") +
+                " field is cut short, " + bytes_word(8 - left) + " missing");
       }
-      const std::uint32_t score_bits = load_u32_le(p);
-      const std::int32_t len = load_i32_le(p + 4);
-      if ((score_bits & 0x7f800000u) == 0x7f800000u) {
+      const std::string at = token();  // the offset of the token's first byte
+      const std::uint32_t score_bits = in.u32("score");
+      const std::int32_t len = in.i32("length");
+      if (!qins::detail::is_finite_f32_bits(score_bits)) {
         static constexpr char hex[] = "0123456789abcdef";
         std::string bits = "0x";
         for (int s = 28; s >= 0; s -= 4) bits += hex[(score_bits >> s) & 15u];
-        fail_tokenizer(where, token() + " has a non-finite score (" +
-                                  ((score_bits & 0x007fffffu) != 0 ? "NaN" : "infinity") +
-                                  ", bit pattern " + bits + ")");
+        in.fail(at + " has a non-finite score (" +
+                ((score_bits & 0x007fffffu) != 0 ? "NaN" : "infinity") + ", bit pattern " + bits +
+                ")");
       }
-      if (len == 0) fail_tokenizer(where, token() + " has an empty piece (byte length 0)");
+      if (len == 0) in.fail(at + " has an empty piece (byte length 0)");
       if (len < 0 || len > max_len) {
-        fail_tokenizer(where, token() + " has byte length " + std::to_string(len) +
-                                  ", outside [1, max_token_length = " + std::to_string(max_len) +
-                                  "]");
+        in.fail(at + " has byte length " + std::to_string(len) +
+                ", outside [1, max_token_length = " + std::to_string(max_len) + "]");
       }
       const std::size_t n = static_cast<std::size_t>(len);
-      p = src.take(n, got);
-      if (got < n) {
-        fail_tokenizer(where, "the file ends inside " + token() + ": its piece has byte length " +
-                                  std::to_string(n) + " but only " + bytes_word(got) +
-                                  " are left, " + bytes_word(n - got) + " missing");
+      if (in.remaining() < n) {
+        const std::size_t got = static_cast<std::size_t>(in.remaining());
+        in.fail("the file ends inside " + at + ": its piece has byte length " +
+                std::to_string(n) + " but only " + bytes_word(got) + " are left, " +
+                bytes_word(n - got) + " missing");
       }
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(in.take(n, "piece"));
       if (const void* nul = std::memchr(p, 0, n)) {
-        fail_tokenizer(where, token() + " has a NUL byte in its piece, at index " +
-                                  std::to_string(static_cast<const unsigned char*>(nul) - p));
+        in.fail(at + " has a NUL byte in its piece, at index " +
+                std::to_string(static_cast<const unsigned char*>(nul) - p));
       }
       float score;
       std::memcpy(&score, &score_bits, sizeof score);
@@ -483,15 +428,14 @@ struct TokenizerAccess {
         t.bytes_.append(reinterpret_cast<const char*>(p), n);
         t.offsets_.push_back(t.bytes_.size());
       } catch (const std::bad_alloc&) {
-        throw Error(ErrorKind::io_failure, where + ": out of memory at " + token());
+        throw Error(ErrorKind::io_failure, where + ": out of memory at " + at);
       }
-      offset += 8 + n;
     }
     if (t.scores_.empty()) {
-      fail_tokenizer(where, "the file holds no tokens, only the 4-byte max_token_length field");
+      in.fail("the file holds no tokens, only the 4-byte max_token_length field");
     }
     if (t.scores_.size() < 3) {
-      fail_tokenizer(where, "the file holds " + std::to_string(t.scores_.size()) +
+      in.fail("the file holds " + std::to_string(t.scores_.size()) +
                                 (t.scores_.size() == 1 ? " token" : " tokens") +
                                 "; a llama2.c vocabulary has at least 3 (<unk>, BOS, EOS: ids "
                                 "0, 1, 2)");
@@ -728,12 +672,8 @@ inline std::vector<int> Tokenizer::encode(std::string_view text, bool bos, bool 
 /// memory runs out.
 inline Tokenizer parse_tokenizer(const unsigned char* data, std::size_t size,
                                  const std::string& source = "") {
-  if (data == nullptr && size > 0) {
-    throw Error(ErrorKind::invalid_argument,
-                detail::describe_tokenizer(source) + ": null data pointer with nonzero size");
-  }
-  detail::TokenizerMemorySource src(data, size);
-  return detail::TokenizerAccess::parse(src, source);
+  qins::detail::ByteReader in(data, size, detail::describe_tokenizer(source));
+  return detail::TokenizerAccess::parse(in, source, size);
 }
 
 /// Reads and parses a llama2.c tokenizer file, streaming it: a file that is not a
@@ -744,18 +684,10 @@ inline Tokenizer parse_tokenizer(const unsigned char* data, std::size_t size,
 inline Tokenizer read_tokenizer(const std::string& path) {
   if (path.empty()) throw Error(ErrorKind::io_failure, "tokenizer: the path is empty");
   const std::string where = detail::describe_tokenizer(path);
-  std::error_code ec;
-  const std::filesystem::file_status status = std::filesystem::status(path, ec);
-  if (status.type() == std::filesystem::file_type::not_found) {
-    throw Error(ErrorKind::io_failure, where + ": no such file");
-  }
-  if (status.type() == std::filesystem::file_type::directory) {
-    throw Error(ErrorKind::io_failure, where + ": is a directory, not a tokenizer file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io_failure, where + ": cannot open the file for reading");
-  detail::TokenizerStreamSource src(in, where);
-  return detail::TokenizerAccess::parse(src, path);
+  std::uint64_t size = 0;
+  std::ifstream file = detail::open_model_file(path, where, "tokenizer", size);
+  qins::detail::ByteReader in(file, size, where);
+  return detail::TokenizerAccess::parse(in, path, 0);
 }
 
 namespace detail {
