@@ -7,6 +7,7 @@
 // consistent one; never crash, and never make a single allocation larger than
 // 4 x file size + 64 KiB. This executable replaces the global operator new to measure that.
 #include <qins/io.hpp>
+#include <qins/linear.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/tokenizer.hpp>
 
@@ -29,6 +30,8 @@
 
 #include "properties.hpp"
 #include "seed_files.hpp"
+
+namespace rec = qins::detail::qins_records;  // the .qins reader's field tables
 
 #ifndef QINS_FUZZ_CORPUS_DIR
 #error "define QINS_FUZZ_CORPUS_DIR as the fuzz/corpus directory"
@@ -145,9 +148,9 @@ void put(Bytes& b, std::size_t at, U v) {
 // After patching a field, recompute the header checksum, so that the structural checks
 // behind it decide (when the header end itself is unusable the reader stops before it).
 void reseal(Bytes& b) {
-  const auto header_end = get<std::uint64_t>(b, 24);
+  const auto header_end = rec::get(b.data(), rec::header_end);
   if (header_end < 64 || header_end > b.size()) return;
-  put<std::uint64_t>(b, 56, qins::detail::header_checksum(b.data(), header_end));
+  rec::put(b.data(), rec::header_checksum, qins::detail::header_checksum(b.data(), header_end));
 }
 
 // ---- The .qins reader ----
@@ -197,7 +200,7 @@ QinsResult parse_qins(const Bytes& b, bool verify_checksums) {
   qins::LoadOptions options;
   options.verify_checksums = verify_checksums;
   QinsResult r;
-  auto parsed = parse_tracked(b.size(), [&] { return qins::parse(b.data(), b.size(), options); });
+  auto parsed = parse_tracked(b.size(), [&] { return qins::parse<qins::QinsLinear>(b.data(), b.size(), options); });
   r.message = parsed.message;
   if (parsed.value) {
     r.outcome = Outcome::accepted;
@@ -215,15 +218,18 @@ bool same_tensors(const std::vector<qins::QinsLinear>& a, const std::vector<qins
   return true;
 }
 
+std::uint64_t entry_field(const Bytes& b, std::size_t entry, const rec::Field& f) {
+  return rec::get(b.data() + rec::kHeaderSize + rec::kEntrySize * entry, f);
+}
+
 // Byte ranges of the .qins payload arrays (codes, scales, bias), from a valid file's table.
 std::vector<std::pair<std::uint64_t, std::uint64_t>> payload_arrays(const Bytes& b) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
-  const auto count = get<std::uint32_t>(b, 8);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const std::size_t e = 64 + 128 * std::size_t(i);
-    out.emplace_back(get<std::uint64_t>(b, e + 40), get<std::uint64_t>(b, e + 48));
-    out.emplace_back(get<std::uint64_t>(b, e + 56), 4 * get<std::uint64_t>(b, e + 64));
-    out.emplace_back(get<std::uint64_t>(b, e + 72), 4 * get<std::uint64_t>(b, e + 80));
+  const auto count = rec::get(b.data(), rec::tensor_count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    out.emplace_back(entry_field(b, i, rec::codes_offset), entry_field(b, i, rec::code_bytes));
+    out.emplace_back(entry_field(b, i, rec::scales_offset), 4 * entry_field(b, i, rec::scale_count));
+    out.emplace_back(entry_field(b, i, rec::bias_offset), 4 * entry_field(b, i, rec::bias_count));
   }
   return out;
 }
@@ -252,77 +258,41 @@ struct Field {
   bool checked;  ///< the reader must reject every large value written here
 };
 
+bool reserved(const rec::Field& f) { return std::string(f.name) == "reserved"; }
+
+// Every field of the header and of each table entry (the reader's own tables), and
+// whether the reader must reject every large value written there: not the reserved
+// fields or the minor version, and not the fields the file's values make unused (the
+// columns of a 0-row tensor, the group size unless per group, the offset of an empty array).
 std::vector<Field> qins_fields(const Bytes& b) {
-  std::vector<Field> f = {{0, 4, "magic", true},
-                          {4, 2, "major version", true},
-                          {6, 2, "minor version", false},
-                          {8, 4, "tensor count", true},
-                          {12, 4, "table entry size", true},
-                          {16, 8, "table offset", true},
-                          {24, 8, "header end", true},
-                          {32, 8, "file size", true},
-                          {40, 8, "reserved", false},
-                          {48, 8, "reserved", false}};
-  const auto count = get<std::uint32_t>(b, 8);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const std::size_t e = 64 + 128 * std::size_t(i);
+  std::vector<Field> fields;
+  for (const rec::Field& f : rec::header_fields)
+    if (f.offset != rec::header_checksum.offset)  // reseal() rewrites it; tested on its own
+      fields.push_back({f.offset, unsigned(f.width), f.name, !reserved(f) && f.offset != rec::minor_version.offset});
+  const auto count = rec::get(b.data(), rec::tensor_count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::size_t e = rec::kHeaderSize + rec::kEntrySize * std::size_t(i);
     const std::string t = "tensor #" + std::to_string(i) + " ";
-    const bool per_group = get<std::uint8_t>(b, e + 13) == 3;
-    const bool has_rows = get<std::uint64_t>(b, e + 16) != 0;
-    const bool has_codes = get<std::uint64_t>(b, e + 48) != 0;
-    const bool has_scales = get<std::uint64_t>(b, e + 64) != 0;
-    const bool has_bias = get<std::uint64_t>(b, e + 80) != 0;
-    const Field entry[] = {{e + 0, 8, t + "name offset", true},
-                           {e + 8, 4, t + "name length", true},
-                           {e + 12, 1, t + "code type", true},
-                           {e + 13, 1, t + "granularity", true},
-                           {e + 14, 1, t + "has bias", true},
-                           {e + 15, 1, t + "reserved", false},
-                           {e + 16, 8, t + "rows", true},
-                           {e + 24, 8, t + "cols", has_rows},
-                           {e + 32, 8, t + "group size", per_group},
-                           {e + 40, 8, t + "codes offset", has_codes},
-                           {e + 48, 8, t + "code bytes", true},
-                           {e + 56, 8, t + "scales offset", has_scales},
-                           {e + 64, 8, t + "scale count", true},
-                           {e + 72, 8, t + "bias offset", has_bias},
-                           {e + 80, 8, t + "bias count", true},
-                           {e + 88, 8, t + "payload checksum", true},
-                           {e + 96, 8, t + "reserved", false},
-                           {e + 120, 8, t + "reserved", false}};
-    f.insert(f.end(), std::begin(entry), std::end(entry));
+    auto used = [&](const rec::Field& f) {
+      if (reserved(f)) return false;
+      if (f.offset == rec::cols.offset) return entry_field(b, i, rec::rows) != 0;
+      if (f.offset == rec::group_size.offset) return entry_field(b, i, rec::granularity) == 3;
+      if (f.offset == rec::codes_offset.offset) return entry_field(b, i, rec::code_bytes) != 0;
+      if (f.offset == rec::scales_offset.offset) return entry_field(b, i, rec::scale_count) != 0;
+      if (f.offset == rec::bias_offset.offset) return entry_field(b, i, rec::bias_count) != 0;
+      return true;
+    };
+    for (const rec::Field& f : rec::entry_fields) fields.push_back({e + f.offset, unsigned(f.width), t + f.name, used(f)});
   }
-  return f;
+  return fields;
 }
 
 std::uint64_t read_field(const Bytes& b, const Field& f) {
-  switch (f.width) {
-    case 1:
-      return get<std::uint8_t>(b, f.offset);
-    case 2:
-      return get<std::uint16_t>(b, f.offset);
-    case 4:
-      return get<std::uint32_t>(b, f.offset);
-    default:
-      return get<std::uint64_t>(b, f.offset);
-  }
+  return rec::get(b.data() + f.offset, rec::Field{"", 0, f.width});
 }
 
 void write_field(Bytes& b, const Field& f, std::uint64_t v) {
-  switch (f.width) {
-    case 1:
-      put<std::uint8_t>(b, f.offset, static_cast<std::uint8_t>(v));
-      break;
-    case 2:
-      put<std::uint16_t>(b, f.offset, static_cast<std::uint16_t>(v));
-      break;
-    case 4:
-      put<std::uint32_t>(b, f.offset, static_cast<std::uint32_t>(v));
-      break;
-    default:
-      put<std::uint64_t>(b, f.offset, v);
-      break;
-  }
+  rec::put(b.data() + f.offset, rec::Field{"", 0, f.width}, v);
 }
 
 // The large values written into a field of `width` bytes: all ones (-1), INT_MIN, INT_MAX
@@ -384,7 +354,7 @@ TEST_CASE("qins file: every truncation and extension is rejected", "[mutation][i
 TEST_CASE("qins file: every bit flip in the header and the table is rejected", "[mutation][io]") {
   for (const char* name : kQinsSeeds) {
     const Bytes seed = read_corpus_file<std::byte>(name);
-    const auto header_end = get<std::uint64_t>(seed, 24);
+    const auto header_end = rec::get(seed.data(), rec::header_end);
     std::size_t accepted_unverified = 0;
     for (std::size_t at = 0; at < header_end; ++at) {
       for (int bit = 0; bit < 8; ++bit) {
@@ -406,9 +376,9 @@ TEST_CASE("qins file: every bit flip in the header and the table is rejected", "
 TEST_CASE("qins file: payload bit flips are caught by the checksum", "[mutation][io]") {
   for (const char* name : kQinsSeeds) {
     const Bytes seed = read_corpus_file<std::byte>(name);
-    const auto original = qins::parse(seed.data(), seed.size());
+    const auto original = qins::parse<qins::QinsLinear>(seed.data(), seed.size());
     const auto arrays = payload_arrays(seed);
-    const auto header_end = static_cast<std::size_t>(get<std::uint64_t>(seed, 24));
+    const auto header_end = static_cast<std::size_t>(rec::get(seed.data(), rec::header_end));
     for (const std::size_t at : sample(header_end, seed.size())) {
       for (int bit = 0; bit < 8; ++bit) {
         Bytes b = seed;
@@ -461,7 +431,7 @@ TEST_CASE("qins file: header and table fields set to 0, -1, INT_MIN, INT_MAX or 
     // A wrong header checksum alone.
     for (const std::uint64_t v : large_values(8, seed.size())) {
       Bytes b = seed;
-      put<std::uint64_t>(b, 56, v);
+      rec::put(b.data(), rec::header_checksum, v);
       INFO(name << ": header checksum set to " << v);
       const QinsResult r = parse_qins(b, true);
       REQUIRE(r.outcome == Outcome::rejected);
