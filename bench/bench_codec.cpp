@@ -4,7 +4,6 @@
 //   BM_dequantize/<code>/<n>
 //   BM_encode/<code>/<granularity>/<n>
 #include <qins/matrix.hpp>
-
 #include <string>
 
 #include "bench_util.hpp"
@@ -46,13 +45,17 @@ void bm_encode(benchmark::State& state, qins::AlphaGranularity g, std::size_t n)
 const bool registered = [] {
   for (std::size_t n : {std::size_t(64) * 4096, std::size_t(4096) * 4096}) {
     const std::string size = std::to_string(n);
-    benchmark::RegisterBenchmark(("BM_dequantize/u8/" + size).c_str(), bm_dequantize<std::uint8_t>, n);
-    benchmark::RegisterBenchmark(("BM_dequantize/u16/" + size).c_str(), bm_dequantize<std::uint16_t>, n);
+    benchmark::RegisterBenchmark(("BM_dequantize/u8/" + size).c_str(), bm_dequantize<std::uint8_t>,
+                                 n);
+    benchmark::RegisterBenchmark(("BM_dequantize/u16/" + size).c_str(),
+                                 bm_dequantize<std::uint16_t>, n);
     for (auto g : {qins::AlphaGranularity::per_tensor, qins::AlphaGranularity::per_row,
                    qins::AlphaGranularity::per_group}) {
       const std::string gname = qins::to_string(g);
-      benchmark::RegisterBenchmark(("BM_encode/u8/" + gname + "/" + size).c_str(), bm_encode<std::uint8_t>, g, n);
-      benchmark::RegisterBenchmark(("BM_encode/u16/" + gname + "/" + size).c_str(), bm_encode<std::uint16_t>, g, n);
+      benchmark::RegisterBenchmark(("BM_encode/u8/" + gname + "/" + size).c_str(),
+                                   bm_encode<std::uint8_t>, g, n);
+      benchmark::RegisterBenchmark(("BM_encode/u16/" + gname + "/" + size).c_str(),
+                                   bm_encode<std::uint16_t>, g, n);
     }
   }
   return true;

@@ -3,12 +3,10 @@
 // Products: QinsLinear uint8 / uint16 against Eigen float32 on the same shapes.
 //   BM_gemv/<impl>/<rows>/<cols>/<threads>
 //   BM_gemm/<impl>/<rows>/<cols>/<batch>/<threads>
-#include <qins/linear.hpp>
-
 #include <Eigen/Core>
-
 #include <map>
 #include <memory>
+#include <qins/linear.hpp>
 #include <string>
 
 #include "bench_util.hpp"
@@ -31,8 +29,9 @@ const Layer& layer(std::size_t rows, std::size_t cols) {
     const auto w = qins_bench::weights(rows * cols);
     qins::LinearOptions u16;
     u16.code_type = qins::CodeType::uint16;
-    slot.reset(new Layer{rows, cols, Eigen::Map<const RowMajor>(w.data(), Eigen::Index(rows), Eigen::Index(cols)),
-                         qins::QinsLinear(w.data(), rows, cols), qins::QinsLinear(w.data(), rows, cols, u16)});
+    slot.reset(new Layer{
+        rows, cols, Eigen::Map<const RowMajor>(w.data(), Eigen::Index(rows), Eigen::Index(cols)),
+        qins::QinsLinear(w.data(), rows, cols), qins::QinsLinear(w.data(), rows, cols, u16)});
   }
   return *slot;
 }
@@ -52,8 +51,10 @@ void eigen_gemv(const RowMajor& w, const float* x, float* y, int threads) {
     Eigen::Map<Eigen::VectorXf>(y + r0, n).noalias() = w.middleRows(r0, n) * xv;
   };
   const std::size_t chunks = std::size_t((rows + chunk - 1) / chunk);
-  if (threads == 2) pool_for(2)->parallel_for(chunks, run);
-  else Eigen::Map<Eigen::VectorXf>(y, rows).noalias() = w * xv;
+  if (threads == 2)
+    pool_for(2)->parallel_for(chunks, run);
+  else
+    Eigen::Map<Eigen::VectorXf>(y, rows).noalias() = w * xv;
 }
 
 void eigen_gemm(const RowMajor& w, const float* x, std::size_t batch, float* y, int threads) {
@@ -62,42 +63,55 @@ void eigen_gemm(const RowMajor& w, const float* x, std::size_t batch, float* y, 
   const Eigen::Index chunk = 256;
   auto run = [&](std::size_t c) {
     const Eigen::Index r0 = Eigen::Index(c) * chunk, n = std::min(chunk, rows - r0);
-    Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>> ym(y + r0, n, Eigen::Index(batch), Eigen::OuterStride<>(rows));
+    Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>> ym(y + r0, n, Eigen::Index(batch),
+                                                            Eigen::OuterStride<>(rows));
     ym.noalias() = w.middleRows(r0, n) * xm;
   };
-  if (threads == 2) pool_for(2)->parallel_for(std::size_t((rows + chunk - 1) / chunk), run);
-  else Eigen::Map<Eigen::MatrixXf>(y, rows, Eigen::Index(batch)).noalias() = w * xm;
+  if (threads == 2)
+    pool_for(2)->parallel_for(std::size_t((rows + chunk - 1) / chunk), run);
+  else
+    Eigen::Map<Eigen::MatrixXf>(y, rows, Eigen::Index(batch)).noalias() = w * xm;
 }
 
-void bm_gemv(benchmark::State& state, std::string impl, std::size_t rows, std::size_t cols, int threads) {
+void bm_gemv(benchmark::State& state, std::string impl, std::size_t rows, std::size_t cols,
+             int threads) {
   const Layer& l = layer(rows, cols);
   const auto x = qins_bench::activations(cols);
   std::vector<float> y(rows);
   double bytes = 0;
   for (auto _ : state) {
-    if (impl == "eigen_f32") eigen_gemv(l.dense, x.data(), y.data(), threads), bytes = 4.0 * rows * cols;
-    else if (impl == "qins_u8") l.u8.forward(x.data(), y.data(), pool_for(threads)), bytes = double(l.u8.memory_bytes());
-    else l.u16.forward(x.data(), y.data(), pool_for(threads)), bytes = double(l.u16.memory_bytes());
+    if (impl == "eigen_f32")
+      eigen_gemv(l.dense, x.data(), y.data(), threads), bytes = 4.0 * rows * cols;
+    else if (impl == "qins_u8")
+      l.u8.forward(x.data(), y.data(), pool_for(threads)), bytes = double(l.u8.memory_bytes());
+    else
+      l.u16.forward(x.data(), y.data(), pool_for(threads)), bytes = double(l.u16.memory_bytes());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   qins_bench::set_rates(state, bytes, double(rows * cols), 2.0 * double(rows * cols));
 }
 
-void bm_gemm(benchmark::State& state, std::string impl, std::size_t rows, std::size_t cols, std::size_t batch,
-             int threads) {
+void bm_gemm(benchmark::State& state, std::string impl, std::size_t rows, std::size_t cols,
+             std::size_t batch, int threads) {
   const Layer& l = layer(rows, cols);
   const auto x = qins_bench::activations(cols * batch);
   std::vector<float> y(rows * batch);
   double bytes = 0;
   for (auto _ : state) {
-    if (impl == "eigen_f32") eigen_gemm(l.dense, x.data(), batch, y.data(), threads), bytes = 4.0 * rows * cols;
-    else if (impl == "qins_u8") l.u8.forward_batch(x.data(), batch, y.data(), pool_for(threads)), bytes = double(l.u8.memory_bytes());
-    else l.u16.forward_batch(x.data(), batch, y.data(), pool_for(threads)), bytes = double(l.u16.memory_bytes());
+    if (impl == "eigen_f32")
+      eigen_gemm(l.dense, x.data(), batch, y.data(), threads), bytes = 4.0 * rows * cols;
+    else if (impl == "qins_u8")
+      l.u8.forward_batch(x.data(), batch, y.data(), pool_for(threads)),
+          bytes = double(l.u8.memory_bytes());
+    else
+      l.u16.forward_batch(x.data(), batch, y.data(), pool_for(threads)),
+          bytes = double(l.u16.memory_bytes());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  qins_bench::set_rates(state, bytes, double(rows * cols * batch), 2.0 * double(rows * cols * batch));
+  qins_bench::set_rates(state, bytes, double(rows * cols * batch),
+                        2.0 * double(rows * cols * batch));
 }
 
 const bool registered = [] {
@@ -107,16 +121,19 @@ const bool registered = [] {
       for (const char* impl : {"eigen_f32", "qins_u8", "qins_u16"}) {
         const std::string name = std::string("BM_gemv/") + impl + "/" + std::to_string(rows) + "/" +
                                  std::to_string(cols) + "/" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), bm_gemv, std::string(impl), rows, cols, threads)->UseRealTime();
+        benchmark::RegisterBenchmark(name.c_str(), bm_gemv, std::string(impl), rows, cols, threads)
+            ->UseRealTime();
       }
   for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{64, 64}, {4096, 4096}})
     for (std::size_t batch : {1, 2, 4, 8, 16, 32, 64})
       for (int threads : {1, 2})
         for (const char* impl : {"eigen_f32", "qins_u8", "qins_u16"}) {
           if (rows == 64 && (batch != 64 || threads != 1)) continue;
-          const std::string name = std::string("BM_gemm/") + impl + "/" + std::to_string(rows) + "/" +
-                                   std::to_string(cols) + "/" + std::to_string(batch) + "/" + std::to_string(threads);
-          benchmark::RegisterBenchmark(name.c_str(), bm_gemm, std::string(impl), rows, cols, batch, threads)
+          const std::string name = std::string("BM_gemm/") + impl + "/" + std::to_string(rows) +
+                                   "/" + std::to_string(cols) + "/" + std::to_string(batch) + "/" +
+                                   std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bm_gemm, std::string(impl), rows, cols, batch,
+                                       threads)
               ->UseRealTime();
         }
   return true;

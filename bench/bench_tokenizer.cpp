@@ -5,11 +5,10 @@
 //   BM_tokenizer_encode_run_c_loop/<vocabulary>/<chars> the O(n^2) transcription of run.c
 //   BM_tokenizer_read/<vocabulary>                      read_tokenizer of the whole file
 // The vocabularies are read from QINS_BENCH_MODELS_DIR (../shared/models).
-#include <qins/llama2/tokenizer.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <qins/llama2/tokenizer.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,8 +65,9 @@ void bm_encode(benchmark::State& state, const char* file, std::size_t chars, boo
   const std::string text = prompt(chars);
   std::size_t tokens = 0;
   for (auto _ : state) {
-    const std::vector<int> ids = run_c_loop ? qins::llama2::detail::encode_reference(*t, text, true, false)
-                                            : t->encode(text);
+    const std::vector<int> ids = run_c_loop
+                                     ? qins::llama2::detail::encode_reference(*t, text, true, false)
+                                     : t->encode(text);
     tokens = ids.size();
     benchmark::DoNotOptimize(ids.data());
     benchmark::ClobberMemory();
@@ -87,13 +87,14 @@ void bm_read(benchmark::State& state, const char* file) {
 }
 
 const bool registered = [] {
-  const std::pair<const char*, const char*> vocabularies[] = {
-      {"tok32000", "tokenizer32000.bin"}, {"tok512", "tok512.bin"}};
+  const std::pair<const char*, const char*> vocabularies[] = {{"tok32000", "tokenizer32000.bin"},
+                                                              {"tok512", "tok512.bin"}};
   for (const auto& [name, file] : vocabularies) {
     for (const std::size_t chars : {std::size_t(1000), std::size_t(4000), std::size_t(16000)}) {
       const std::string size = std::to_string(chars);
-      benchmark::RegisterBenchmark(("BM_tokenizer_encode/" + std::string(name) + "/" + size).c_str(),
-                                   bm_encode, file, chars, false)
+      benchmark::RegisterBenchmark(
+          ("BM_tokenizer_encode/" + std::string(name) + "/" + size).c_str(), bm_encode, file, chars,
+          false)
           ->Unit(benchmark::kMicrosecond);
       if (chars <= 4000) {
         benchmark::RegisterBenchmark(

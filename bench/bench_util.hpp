@@ -22,15 +22,22 @@ inline std::vector<float> gaussian(std::size_t n, float sigma, std::uint32_t see
 }
 
 /// Weights like a trained layer's (scale 0.02) and activations of unit scale.
-inline std::vector<float> weights(std::size_t n, std::uint32_t seed = 1) { return gaussian(n, 0.02f, seed); }
-inline std::vector<float> activations(std::size_t n, std::uint32_t seed = 2) { return gaussian(n, 1.0f, seed); }
+inline std::vector<float> weights(std::size_t n, std::uint32_t seed = 1) {
+  return gaussian(n, 0.02f, seed);
+}
+inline std::vector<float> activations(std::size_t n, std::uint32_t seed = 2) {
+  return gaussian(n, 1.0f, seed);
+}
 
 /// Rates per iteration: weight-storage bytes read, weights processed and FLOPs.
 inline void set_rates(benchmark::State& state, double storage_bytes, double weights, double flops) {
   const double iters = static_cast<double>(state.iterations());
-  state.counters["bytes_per_second"] = benchmark::Counter(iters * storage_bytes, benchmark::Counter::kIsRate);
-  state.counters["weights_per_second"] = benchmark::Counter(iters * weights, benchmark::Counter::kIsRate);
-  if (flops > 0) state.counters["flops"] = benchmark::Counter(iters * flops, benchmark::Counter::kIsRate);
+  state.counters["bytes_per_second"] =
+      benchmark::Counter(iters * storage_bytes, benchmark::Counter::kIsRate);
+  state.counters["weights_per_second"] =
+      benchmark::Counter(iters * weights, benchmark::Counter::kIsRate);
+  if (flops > 0)
+    state.counters["flops"] = benchmark::Counter(iters * flops, benchmark::Counter::kIsRate);
 }
 
 }  // namespace qins_bench

@@ -8,19 +8,20 @@
 //   3. the real GEMV (QinsLinear::forward) with its codes in L2 and streamed from memory,
 //      and Eigen's float32 GEMV on the same shape, in the same units.
 // x86-64 with AVX2 + FMA only (GCC / Clang inline assembly). Not a test: a profile.
-#include <qins/isa.hpp>
-#include <qins/linear.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <qins/isa.hpp>
+#include <qins/linear.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace {
 
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // Seconds per core cycle: 8 dependent adds per iteration, one cycle each.
 double seconds_per_cycle() {
@@ -28,11 +29,12 @@ double seconds_per_cycle() {
   long v = 0;
   const double t0 = now();
   for (long i = 0; i < kIterations; ++i)
-    asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                 "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                 : "+r"(v)
-                 :
-                 : "cc");
+    asm volatile(
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        : "+r"(v)
+        :
+        : "cc");
   return (now() - t0) / (8.0 * kIterations);
 }
 
@@ -67,14 +69,16 @@ double median_cycles(Run&& run, long calls) {
 #define QINS_DIV(d) "vdivps %%ymm12, %%ymm13, %%ymm" #d "\n\t"
 #define QINS_ZX8(d) "vpmovzxbd " #d "*8(%[codes]), %%ymm" #d "\n\t"    // 8 uint8 codes -> 8 int32
 #define QINS_ZX16(d) "vpmovzxwd " #d "*16(%[codes]), %%ymm" #d "\n\t"  // 8 uint16 codes -> 8 int32
-#define QINS_CLOBBER \
-  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14"
+#define QINS_CLOBBER                                                                       \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+      "xmm11", "xmm12", "xmm13", "xmm14"
 
 // Twelve instructions, each to its own register: A B A B ... (A and B must not read it).
 #define QINS_PAIR(A, B) A(0) B(1) A(2) B(3) A(4) B(5) A(6) B(7) A(8) B(9) A(10) B(11)
 // Twelve FMAs, each into the register written by the B just before it.
 #define QINS_FMA_AFTER(B) \
-  B(0) QINS_FMA(0) B(2) QINS_FMA(2) B(4) QINS_FMA(4) B(6) QINS_FMA(6) B(8) QINS_FMA(8) B(10) QINS_FMA(10)
+  B(0)                    \
+  QINS_FMA(0) B(2) QINS_FMA(2) B(4) QINS_FMA(4) B(6) QINS_FMA(6) B(8) QINS_FMA(8) B(10) QINS_FMA(10)
 // Twelve FMAs alone: each register carries two per call (8 cycles), under the 12 of issue.
 #define QINS_FMAS QINS_PAIR(QINS_FMA, QINS_FMA)
 // One uint8 GEMV step as the kernel does it: widen, convert, subtract M/2, reciprocal, FMA
@@ -83,9 +87,10 @@ double median_cycles(Run&& run, long calls) {
   QINS_ZX8(a) QINS_CVT(b) QINS_ADD(c) QINS_RCP(d) QINS_FMA(d) QINS_BLENDV(e) QINS_ADD(a)
 #define QINS_U8_MIX QINS_U8_STEP(0, 1, 2, 3, 4) QINS_U8_STEP(5, 6, 7, 8, 9)
 // The uint16 step adds the Newton step of the reciprocal (fnmadd, mul). Twice, 18.
-#define QINS_U16_STEP(a, b, c, d, e, f)                                                                 \
-  QINS_ZX16(a) QINS_CVT(b) QINS_ADD(c) QINS_RCP(d) QINS_FNMADD(d) QINS_MUL(e) QINS_FMA(e) QINS_BLENDV(f) \
-  QINS_ADD(a)
+#define QINS_U16_STEP(a, b, c, d, e, f) \
+  QINS_ZX16(a)                          \
+  QINS_CVT(b)                           \
+  QINS_ADD(c) QINS_RCP(d) QINS_FNMADD(d) QINS_MUL(e) QINS_FMA(e) QINS_BLENDV(f) QINS_ADD(a)
 #define QINS_U16_MIX QINS_U16_STEP(0, 1, 2, 3, 4, 5) QINS_U16_STEP(6, 7, 8, 9, 10, 11)
 
 alignas(64) unsigned char codes_buffer[256];
@@ -99,16 +104,17 @@ struct Block {
 };
 
 // `calls` runs of the body twice, the loop itself in assembly (calls >= 1).
-#define QINS_BLOCK(name, body_instructions, body_weights, body)                                             \
-  Block {                                                                                                   \
-    name, 2 * (body_instructions), 2 * (body_weights), [](long calls) {                                     \
-      asm volatile("vbroadcastss 0(%[k]), %%ymm12\n\tvbroadcastss 4(%[k]), %%ymm13\n\t"                       \
-                   "vbroadcastss 8(%[k]), %%ymm14\n\t"                                                       \
-                   "1:\n\t" body body "dec %[n]\n\tjnz 1b\n\tvzeroupper\n\t"                                  \
-                   : [n] "+r"(calls)                                                                        \
-                   : [codes] "r"(codes_buffer), [k] "r"(kConstants)                                         \
-                   : QINS_CLOBBER, "cc", "memory");                                                         \
-    }                                                                                                       \
+#define QINS_BLOCK(name, body_instructions, body_weights, body)                \
+  Block {                                                                      \
+    name, 2 * (body_instructions), 2 * (body_weights), [](long calls) {        \
+      asm volatile(                                                            \
+          "vbroadcastss 0(%[k]), %%ymm12\n\tvbroadcastss 4(%[k]), %%ymm13\n\t" \
+          "vbroadcastss 8(%[k]), %%ymm14\n\t"                                  \
+          "1:\n\t" body body "dec %[n]\n\tjnz 1b\n\tvzeroupper\n\t"            \
+          : [n] "+r"(calls)                                                    \
+          : [codes] "r"(codes_buffer), [k] "r"(kConstants)                     \
+          : QINS_CLOBBER, "cc", "memory");                                     \
+    }                                                                          \
   }
 
 void print_blocks() {
@@ -130,7 +136,8 @@ void print_blocks() {
       QINS_BLOCK("uint8 GEMV step, 7 per 8 weights", 14, 16, QINS_U8_MIX),
       QINS_BLOCK("uint16 GEMV step, 9 per 8 weights", 18, 16, QINS_U16_MIX),
   };
-  std::printf("%-42s %10s %12s %18s\n", "independent instructions", "per cycle", "cycles/call", "cycles/16 weights");
+  std::printf("%-42s %10s %12s %18s\n", "independent instructions", "per cycle", "cycles/call",
+              "cycles/16 weights");
   for (const Block& b : blocks) {
     const double cycles = median_cycles(b.run, 100000);
     std::printf("%-42s %10.2f %12.2f", b.name, b.instructions / cycles, cycles);
@@ -154,8 +161,8 @@ void print_gemv(qins::CodeType code, std::size_t rows, std::size_t cols, const c
       },
       calls);
   std::printf("%-42s %10s %12.0f %18.2f\n",
-              (std::string(code == qins::CodeType::uint8 ? "uint8" : "uint16") + " forward " + std::to_string(rows) +
-               " x " + std::to_string(cols) + " (" + where + ")")
+              (std::string(code == qins::CodeType::uint8 ? "uint8" : "uint16") + " forward " +
+               std::to_string(rows) + " x " + std::to_string(cols) + " (" + where + ")")
                   .c_str(),
               "", cycles, cycles * 16.0 / double(rows * cols));
 }
@@ -173,7 +180,9 @@ void print_eigen_gemv(std::size_t rows, std::size_t cols, const char* where) {
       },
       calls);
   std::printf("%-42s %10s %12.0f %18.2f\n",
-              ("Eigen float32 GEMV " + std::to_string(rows) + " x " + std::to_string(cols) + " (" + where + ")").c_str(),
+              ("Eigen float32 GEMV " + std::to_string(rows) + " x " + std::to_string(cols) + " (" +
+               where + ")")
+                  .c_str(),
               "", cycles, cycles * 16.0 / double(rows * cols));
 }
 

@@ -1,11 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // libFuzzer harness for the llama2.c checkpoint reader: reject with qins::Error or be consistent.
-#include <qins/llama2/checkpoint.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <qins/llama2/checkpoint.hpp>
 
 #include "properties.hpp"
 

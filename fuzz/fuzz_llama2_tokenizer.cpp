@@ -1,11 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // libFuzzer harness for the llama2.c tokenizer reader: reject with qins::Error or be consistent.
-#include <qins/llama2/tokenizer.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <qins/llama2/tokenizer.hpp>
 #include <string>
 
 #include "properties.hpp"

@@ -1,11 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // libFuzzer harness for the .qins reader: reject with qins::Error or round-trip exactly.
-#include <qins/io.hpp>
-#include <qins/linear.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
 #include <vector>
 
 #include "properties.hpp"

@@ -3,12 +3,6 @@
 // Properties every successfully parsed input must have; a violation aborts (a fuzz crash).
 #pragma once
 
-#include <qins/io.hpp>
-#include <qins/linear.hpp>
-#include <qins/llama2/checkpoint.hpp>
-#include <qins/llama2/model.hpp>
-#include <qins/llama2/tensors.hpp>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +11,11 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
+#include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/model.hpp>
+#include <qins/llama2/tensors.hpp>
 #include <string>
 #include <vector>
 
@@ -102,8 +101,8 @@ inline std::string checkpoint_problem(const qins::llama2::Checkpoint& ck, std::s
   volatile float sink = 0;
   for (const qins::llama2::TensorInfo& t : qins::llama2::checkpoint_tensors) {
     if (!t.stored) continue;
-    const std::size_t n = std::size_t(qins::llama2::extent(t.rows, c)) *
-                          std::size_t(qins::llama2::extent(t.cols, c));
+    const std::size_t n =
+        std::size_t(qins::llama2::extent(t.rows, c)) * std::size_t(qins::llama2::extent(t.cols, c));
     if (ck.tensor_size(t.id) != n) return std::string("tensor_size(") + t.name + ") is wrong";
     for (int l = 0; l < (t.per_layer ? c.n_layers : 1); ++l) {
       const float* p = ck.tensor(t.id, l);

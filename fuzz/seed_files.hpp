@@ -3,15 +3,14 @@
 // Tiny valid inputs for the readers (fuzz seeds, mutation files, ODR test); the tokenizer's checks.
 #pragma once
 
-#include <qins/io.hpp>
-#include <qins/linear.hpp>
-#include <qins/llama2/tensors.hpp>
-#include <qins/llama2/tokenizer.hpp>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
+#include <qins/llama2/tensors.hpp>
+#include <qins/llama2/tokenizer.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -88,7 +87,9 @@ inline std::vector<std::byte> qins_seed_fixed_and_empty() {
 inline std::vector<std::byte> qins_regression_scale_overflow() {
   std::vector<std::byte> file = qins_seed_three_tensors();
   std::byte* entry = file.data() + qins::detail::kFileHeaderSize;  // tensor 0: uint8, per row
-  const auto field = [&](std::size_t at) { return qins::detail::load_le<std::uint64_t>(entry + at); };
+  const auto field = [&](std::size_t at) {
+    return qins::detail::load_le<std::uint64_t>(entry + at);
+  };
   std::byte* codes = file.data() + field(40);
   float* scales = reinterpret_cast<float*>(file.data() + field(56));
   const float* bias = reinterpret_cast<const float*>(file.data() + field(72));
@@ -96,10 +97,11 @@ inline std::vector<std::byte> qins_regression_scale_overflow() {
   const float overflowing = 2e37f;
   std::memcpy(scales, &overflowing, sizeof overflowing);
   qins::detail::store_le<std::uint64_t>(
-      entry + 88, qins::detail::payload_checksum(codes, field(48), scales, field(64), bias, field(80)));
+      entry + 88,
+      qins::detail::payload_checksum(codes, field(48), scales, field(64), bias, field(80)));
   qins::detail::store_le<std::uint64_t>(
-      file.data() + 56,
-      qins::detail::header_checksum(file.data(), qins::detail::load_le<std::uint64_t>(file.data() + 24)));
+      file.data() + 56, qins::detail::header_checksum(
+                            file.data(), qins::detail::load_le<std::uint64_t>(file.data() + 24)));
   return file;
 }
 
@@ -190,19 +192,26 @@ inline std::vector<unsigned char> tokenizer_file(
 /// then characters and merges spelling "hello world" (scores with ties, one at -1e10 that
 /// never merges, one at -1e9 that does), a duplicate piece and two multi-byte characters.
 inline std::vector<unsigned char> tokenizer_seed_with_byte_pieces() {
-  std::vector<std::pair<float, std::string>> t = {{0.0f, "<unk>"}, {0.0f, "\n<s>\n"},
-                                                  {0.0f, "\n</s>\n"}};
+  std::vector<std::pair<float, std::string>> t = {
+      {0.0f, "<unk>"}, {0.0f, "\n<s>\n"}, {0.0f, "\n</s>\n"}};
   static constexpr char hex[] = "0123456789ABCDEF";
   for (int b = 0; b < 256; ++b) {
     t.push_back({0.0f, std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">"});
   }
-  const std::pair<float, std::string> rest[] = {
-      {-1.0f, " "},     {-2.0f, "e"},     {-2.0f, "l"},      {-3.0f, "o"},      {-3.0f, "h"},
-      {-4.0f, "w"},     {-4.0f, "r"},     {-5.0f, "d"},      {-6.0f, "\xC3\xA9"},
-      {-7.0f, "\xE6\x97\xA5"},            {-1.5f, "he"},     {-1.5f, "ll"},     {-1.0f, "lo"},
-      {-1.0f, " h"},    {-2.5f, "hel"},   {-0.5f, "hell"},   {-0.5f, "hello"},  {-1.0f, " w"},
-      {-2.0f, "or"},    {-2.0f, "ld"},    {-1.0f, "wor"},    {-0.25f, "world"}, {-0.1f, " hello"},
-      {-0.1f, " world"}, {-1e10f, "  "},  {-1e9f, "   "},    {-2.0f, "ll"}};
+  const std::pair<float, std::string> rest[] = {{-1.0f, " "},        {-2.0f, "e"},
+                                                {-2.0f, "l"},        {-3.0f, "o"},
+                                                {-3.0f, "h"},        {-4.0f, "w"},
+                                                {-4.0f, "r"},        {-5.0f, "d"},
+                                                {-6.0f, "\xC3\xA9"}, {-7.0f, "\xE6\x97\xA5"},
+                                                {-1.5f, "he"},       {-1.5f, "ll"},
+                                                {-1.0f, "lo"},       {-1.0f, " h"},
+                                                {-2.5f, "hel"},      {-0.5f, "hell"},
+                                                {-0.5f, "hello"},    {-1.0f, " w"},
+                                                {-2.0f, "or"},       {-2.0f, "ld"},
+                                                {-1.0f, "wor"},      {-0.25f, "world"},
+                                                {-0.1f, " hello"},   {-0.1f, " world"},
+                                                {-1e10f, "  "},      {-1e9f, "   "},
+                                                {-2.0f, "ll"}};
   t.insert(t.end(), std::begin(rest), std::end(rest));
   return tokenizer_file(8, t);
 }
@@ -271,7 +280,8 @@ inline std::string tokenizer_problem(const qins::llama2::Tokenizer& t, const uns
     const float s = t.score(id);
     std::uint32_t bits;
     std::memcpy(&bits, &s, 4);
-    if ((bits & 0x7f800000u) == 0x7f800000u) return "token " + std::to_string(id) + ": non-finite score";
+    if ((bits & 0x7f800000u) == 0x7f800000u)
+      return "token " + std::to_string(id) + ": non-finite score";
     const int found = t.lookup(p);
     if (found < 0 || found > id || t.piece(found) != p)
       return "lookup(piece(" + std::to_string(id) + ")) = " + std::to_string(found);
@@ -286,8 +296,10 @@ inline std::string tokenizer_problem(const qins::llama2::Tokenizer& t, const uns
   }
   if (all_bytes != t.has_byte_pieces()) return "has_byte_pieces() disagrees with byte_id()";
 
-  std::vector<std::string> texts = {"", "a", " hello world", "ab ba\n\xC3\xA9\xE2\x80\x9C\xF0\x9F\x98\x80",
-                                    "\x80\xBF\xFF" "a\x80\x80\x80\x80\x80"};
+  std::vector<std::string> texts = {"", "a", " hello world",
+                                    "ab ba\n\xC3\xA9\xE2\x80\x9C\xF0\x9F\x98\x80",
+                                    "\x80\xBF\xFF"
+                                    "a\x80\x80\x80\x80\x80"};
   texts.emplace_back(reinterpret_cast<const char*>(data) + (size > 32 ? size - 32 : 0),
                      size > 32 ? 32 : size);
   std::string pieces;  // the first pieces after the specials, forward and backward
@@ -310,7 +322,8 @@ inline std::string tokenizer_problem(const qins::llama2::Tokenizer& t, const uns
       if (bos) reference.push_back(Tokenizer::eos_id());
       if (fast != reference) return what + "encode differs from run.c's loop";
       for (const int id : fast)
-        if (id < 0 || id >= n) return what + "encode gave the out-of-range id " + std::to_string(id);
+        if (id < 0 || id >= n)
+          return what + "encode gave the out-of-range id " + std::to_string(id);
       if (bos && (fast.size() < 2 || fast.front() != 1 || fast.back() != 2))
         return what + "BOS or EOS missing";
       if (text.empty() && fast.size() != (bos ? 2u : 0u)) return what + "tokens for empty text";
@@ -322,7 +335,8 @@ inline std::string tokenizer_problem(const qins::llama2::Tokenizer& t, const uns
       }
       for (const char c : qins::llama2::printable(decoded)) {
         const unsigned char u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && u != '\n' && u != '\t') || u == 0x7F) return what + "printable() let a control byte through";
+        if ((u < 0x20 && u != '\n' && u != '\t') || u == 0x7F)
+          return what + "printable() let a control byte through";
       }
     }
     bool fast_threw = false, reference_threw = false;

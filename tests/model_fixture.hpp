@@ -4,11 +4,10 @@
 // the checkpoint is part of the test data and its absence is a failure).
 #pragma once
 
+#include <memory>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/model.hpp>
 #include <qins/llama2/tensors.hpp>
-
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,8 +39,8 @@ inline std::vector<LinearWeights> linear_layers() {
   for (int layer = 0; layer < ck->config().n_layers; ++layer)
     for (auto kind : qins::llama2::all_linear_kinds) {
       auto [rows, cols] = model.shape(layer, kind);
-      out.push_back({qins::llama2::layer_name(layer, kind), rows, cols,
-                     model.dense_weights(layer, kind)});
+      out.push_back(
+          {qins::llama2::layer_name(layer, kind), rows, cols, model.dense_weights(layer, kind)});
     }
   return out;
 }

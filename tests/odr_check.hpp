@@ -3,6 +3,8 @@
 // The ODR check's shared computation, compiled into both of its translation units.
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <qins/llama2/baselines.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
@@ -11,9 +13,6 @@
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
-
-#include <cstddef>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,9 +52,10 @@ static Results compute(unsigned threads) {
   auto ck = std::make_shared<const qins::llama2::Checkpoint>(
       qins::llama2::parse_checkpoint(bytes.data(), bytes.size(), "tiny"));
   const qins::llama2::Model reference_model(ck);
-  qins::llama2::Sequence sampled = qins::llama2::write_sequence(reference_model, "sampled", {1}, 6,
-                                                                 qins::llama2::Sampler(1.0f, 0.9f, 7));
-  const qins::llama2::Reference reference = qins::llama2::make_reference(reference_model, {sampled});
+  qins::llama2::Sequence sampled = qins::llama2::write_sequence(
+      reference_model, "sampled", {1}, 6, qins::llama2::Sampler(1.0f, 0.9f, 7));
+  const qins::llama2::Reference reference =
+      qins::llama2::make_reference(reference_model, {sampled});
   qins::llama2::Model model(ck);
   qins::llama2::ConvertOptions options;
   options.linear.code_type = qins::CodeType::uint16;

@@ -1,6 +1,7 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // ODR check: two translation units include every public header, link, and compute the same.
+#include <cstdio>
 #include <qins/llama2/baselines.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
@@ -9,8 +10,6 @@
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
-
-#include <cstdio>
 
 #include "odr_check.hpp"
 

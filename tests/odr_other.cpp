@@ -1,6 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Second translation unit of the ODR check: the same headers and computations as odr_main.cpp.
+#include <cstddef>
+#include <memory>
 #include <qins/llama2/baselines.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
@@ -9,9 +11,6 @@
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
-
-#include <cstddef>
-#include <memory>
 #include <vector>
 
 #include "odr_check.hpp"

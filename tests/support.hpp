@@ -3,14 +3,12 @@
 // Shared helpers of the unit tests: ulp distances, weight generators, ISA sweeps.
 #pragma once
 
-#include <qins/isa.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <qins/isa.hpp>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -48,9 +46,15 @@ inline std::vector<T> random_weights(std::size_t n, Distribution dist, double sc
   for (auto& x : w) {
     double v = 0;
     switch (dist) {
-      case Distribution::gaussian: v = normal(rng); break;
-      case Distribution::student_t3: v = student(rng); break;
-      case Distribution::uniform: v = uniform(rng); break;
+      case Distribution::gaussian:
+        v = normal(rng);
+        break;
+      case Distribution::student_t3:
+        v = student(rng);
+        break;
+      case Distribution::uniform:
+        v = uniform(rng);
+        break;
       case Distribution::log_uniform:
         v = std::exp2(exponent(rng)) * (uniform(rng) < 0 ? -1.0 : 1.0);
         break;
@@ -101,7 +105,8 @@ class each_isa {
 
 /// Sizes that hit every SIMD tail: empty, tiny, around 8 and 16 lanes, and large.
 inline const std::vector<std::size_t>& tail_sizes() {
-  static const std::vector<std::size_t> sizes = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65, 1023, 4099};
+  static const std::vector<std::size_t> sizes = {0,  1,  2,  3,  7,  8,  9,    15,  16,
+                                                 17, 31, 32, 33, 63, 65, 1023, 4099};
   return sizes;
 }
 

@@ -1,14 +1,12 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // The baseline formats (not QINS) against their definitions written out plainly.
-#include <qins/float16.hpp>
-#include <qins/llama2/baselines.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <qins/float16.hpp>
+#include <qins/llama2/baselines.hpp>
 #include <string>
 #include <vector>
 
@@ -30,7 +28,8 @@ std::vector<float> decoded(const BaselineLinear& b) {
 TEST_CASE("float16 and bfloat16 baselines hold each weight rounded to nearest", "[baselines]") {
   for (std::size_t cols : {1u, 7u, 64u, 172u}) {
     const std::size_t rows = 5;
-    const auto w = qins_test::random_weights<float>(rows * cols, qins_test::Distribution::student_t3, 0.05, 3);
+    const auto w =
+        qins_test::random_weights<float>(rows * cols, qins_test::Distribution::student_t3, 0.05, 3);
     const BaselineLinear h(BaselineFormat::float16, w.data(), rows, cols);
     const BaselineLinear b(BaselineFormat::bfloat16, w.data(), rows, cols);
     CHECK(h.bytes() == rows * cols * 2);
@@ -46,7 +45,8 @@ TEST_CASE("float16 and bfloat16 baselines hold each weight rounded to nearest", 
 
 TEST_CASE("int8 absmax per row: s = max|w| / 127, every weight within s / 2", "[baselines]") {
   const std::size_t rows = 9, cols = 33;
-  auto w = qins_test::random_weights<float>(rows * cols, qins_test::Distribution::gaussian, 0.02, 4);
+  auto w =
+      qins_test::random_weights<float>(rows * cols, qins_test::Distribution::gaussian, 0.02, 4);
   for (std::size_t c = 0; c < cols; ++c) w[3 * cols + c] = 0.0f;  // an all-zero row
   const BaselineLinear q(BaselineFormat::int8_per_row, w.data(), rows, cols);
   CHECK(q.bytes() == rows * cols + rows * 4);
@@ -69,9 +69,11 @@ TEST_CASE("int8 absmax per row: s = max|w| / 127, every weight within s / 2", "[
   for (std::size_t c = 0; c < cols; ++c) CHECK(d[3 * cols + c] == 0.0f);
 }
 
-TEST_CASE("Q8_0: blocks of 32 with a float16 scale, as ggml's quantize_row_q8_0_ref", "[baselines]") {
+TEST_CASE("Q8_0: blocks of 32 with a float16 scale, as ggml's quantize_row_q8_0_ref",
+          "[baselines]") {
   const std::size_t rows = 4, cols = 96;
-  const auto w = qins_test::random_weights<float>(rows * cols, qins_test::Distribution::student_t3, 0.02, 5);
+  const auto w =
+      qins_test::random_weights<float>(rows * cols, qins_test::Distribution::student_t3, 0.02, 5);
   const BaselineLinear q(BaselineFormat::q8_0, w.data(), rows, cols);
   CHECK(q.bytes() == rows * cols + rows * (cols / 32) * 2);  // 8.5 bits per weight
   CHECK(q.note().empty());
@@ -80,7 +82,8 @@ TEST_CASE("Q8_0: blocks of 32 with a float16 scale, as ggml's quantize_row_q8_0_
     for (std::size_t b = 0; b < cols / 32; ++b) {
       // The block's definition, written out: d = amax / 127, q = round(x / d), stored d in float16.
       float amax = 0;
-      for (std::size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(w[r * cols + b * 32 + i]));
+      for (std::size_t i = 0; i < 32; ++i)
+        amax = std::max(amax, std::fabs(w[r * cols + b * 32 + i]));
       const float scale = amax / 127.0f, inverse = scale != 0 ? 1.0f / scale : 0.0f;
       const float stored = qins::half_to_float(qins::float_to_half(scale));
       for (std::size_t i = 0; i < 32; ++i) {
@@ -90,19 +93,22 @@ TEST_CASE("Q8_0: blocks of 32 with a float16 scale, as ggml's quantize_row_q8_0_
     }
 }
 
-TEST_CASE("Q8_0 on rows that 32 does not divide: one block per row, said in note()", "[baselines]") {
+TEST_CASE("Q8_0 on rows that 32 does not divide: one block per row, said in note()",
+          "[baselines]") {
   const std::size_t rows = 3, cols = 172;
-  const auto w = qins_test::random_weights<float>(rows * cols, qins_test::Distribution::gaussian, 0.02, 6);
+  const auto w =
+      qins_test::random_weights<float>(rows * cols, qins_test::Distribution::gaussian, 0.02, 6);
   const BaselineLinear q(BaselineFormat::q8_0, w.data(), rows, cols);
   CHECK(q.bytes() == rows * cols + rows * 2);
   CHECK(q.note() == "32 does not divide 172 columns: one block per row");
 }
 
 TEST_CASE("Baseline products equal decoded rows times x", "[baselines]") {
-  for (BaselineFormat f : {BaselineFormat::float16, BaselineFormat::bfloat16, BaselineFormat::int8_per_row,
-                           BaselineFormat::q8_0}) {
+  for (BaselineFormat f : {BaselineFormat::float16, BaselineFormat::bfloat16,
+                           BaselineFormat::int8_per_row, BaselineFormat::q8_0}) {
     const std::size_t rows = 17, cols = 64;
-    const auto w = qins_test::random_weights<float>(rows * cols, qins_test::Distribution::gaussian, 0.05, 7);
+    const auto w =
+        qins_test::random_weights<float>(rows * cols, qins_test::Distribution::gaussian, 0.05, 7);
     const auto x = qins_test::random_weights<float>(cols, qins_test::Distribution::uniform, 1.0, 8);
     const BaselineLinear q(f, w.data(), rows, cols);
     std::vector<float> y(rows);

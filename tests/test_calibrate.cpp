@@ -2,14 +2,12 @@
 // SPDX-License-Identifier: MIT
 // Calibration: better than alpha = 1, close to the best alpha, the same on every path,
 // and the prototype's missing measurement — errors with and without quantization.
-#include <qins/qins.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <qins/qins.hpp>
 #include <vector>
 
 #include "model_fixture.hpp"
@@ -115,7 +113,8 @@ TEST_CASE("per-row calibrated uint8 matches the reference figure on the real mod
 
 TEST_CASE("calibration picks the same alpha on every path", "[calibrate][kernels]") {
   for (std::size_t n : qins_test::tail_sizes()) {
-    const auto x = qins_test::random_weights<float>(n, Distribution::student_t3, 0.01, 77 + unsigned(n));
+    const auto x =
+        qins_test::random_weights<float>(n, Distribution::student_t3, 0.01, 77 + unsigned(n));
     float expected8 = 0, expected16 = 0;
     for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
       const float a8 = qins::calibrate_alpha<std::uint8_t>(x.data(), n);
@@ -134,7 +133,8 @@ TEMPLATE_TEST_CASE("calibration and the squared error are exact under power-of-t
   // the sums must neither underflow nor overflow however small or large the weights.
   using Code = TestType;
   for (std::size_t n : {std::size_t(1000), std::size_t(4096)}) {
-    const auto x = qins_test::random_weights<float>(n, Distribution::student_t3, 0.02, 5 + unsigned(n));
+    const auto x =
+        qins_test::random_weights<float>(n, Distribution::student_t3, 0.02, 5 + unsigned(n));
     const float alpha = qins::calibrate_alpha<Code>(x.data(), n);
     const double error = qins::quantization_squared_error<Code>(x.data(), n, alpha);
     REQUIRE(error > 0);
@@ -142,10 +142,12 @@ TEMPLATE_TEST_CASE("calibration and the squared error are exact under power-of-t
       const float s = std::ldexp(1.0f, k);
       std::vector<float> xs(n);
       for (std::size_t i = 0; i < n; ++i) xs[i] = x[i] * s;
-      for (std::size_t i = 0; i < n; ++i) REQUIRE(xs[i] / s == x[i]);  // the scaling itself is exact
+      for (std::size_t i = 0; i < n; ++i)
+        REQUIRE(xs[i] / s == x[i]);  // the scaling itself is exact
       INFO("n " << n << " scale 2^" << k);
       CHECK(qins::calibrate_alpha<Code>(xs.data(), n) == alpha / s);
-      CHECK(qins::quantization_squared_error<Code>(xs.data(), n, alpha / s) == std::ldexp(error, 2 * k));
+      CHECK(qins::quantization_squared_error<Code>(xs.data(), n, alpha / s) ==
+            std::ldexp(error, 2 * k));
     }
   }
 }
@@ -192,12 +194,16 @@ TEST_CASE("the prototype's missing test: error without and with quantization, si
   const double u16_row = model_error<std::uint16_t>(per_row);
 
   if (Catch::getCurrentContext().getConfig()->includeSuccessfulResults()) {
-    std::printf("\nrelative RMS error of all linear layers of %s\n", qins_test::model_path().c_str());
+    std::printf("\nrelative RMS error of all linear layers of %s\n",
+                qins_test::model_path().c_str());
     std::printf("  %-32s %12s %14s\n", "scheme", "error", "added by codes");
     std::printf("  %-32s %11.3e%% %14s\n", "float codec, no quantization", 100 * none, "-");
-    std::printf("  %-32s %11.4f%% %13.4f%%\n", "uint8, alpha = 1", 100 * u8_fixed, 100 * (u8_fixed - none));
-    std::printf("  %-32s %11.4f%% %13.4f%%\n", "uint8, alpha per row", 100 * u8_row, 100 * (u8_row - none));
-    std::printf("  %-32s %11.4f%% %13.4f%%\n", "uint16, alpha per row", 100 * u16_row, 100 * (u16_row - none));
+    std::printf("  %-32s %11.4f%% %13.4f%%\n", "uint8, alpha = 1", 100 * u8_fixed,
+                100 * (u8_fixed - none));
+    std::printf("  %-32s %11.4f%% %13.4f%%\n", "uint8, alpha per row", 100 * u8_row,
+                100 * (u8_row - none));
+    std::printf("  %-32s %11.4f%% %13.4f%%\n", "uint16, alpha per row", 100 * u16_row,
+                100 * (u16_row - none));
   }
   // Without quantization the codec is exact to float precision (a few eps on weights
   // that are far from 0 relative to 1 / alpha, QINS.md: ~1e-7).

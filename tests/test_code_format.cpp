@@ -2,17 +2,15 @@
 // SPDX-License-Identifier: MIT
 // Every code format on every kernel path: the descriptors, the visitor, and the whole
 // chain (quantize, decode, products, file) against the scalar reference.
-#include <qins/code_format.hpp>
-#include <qins/io.hpp>
-#include <qins/linear.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <qins/code_format.hpp>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,8 +27,8 @@ void for_each_format(qins::FormatList<Formats...>, F&& f) {
 // The reference chain, per row: calibrate_alpha (the same alpha on every path), then
 // the scalar element function for each weight.
 template <class Format>
-std::vector<std::byte> reference_codes(const std::vector<float>& w, std::size_t rows, std::size_t cols,
-                                       std::vector<float>& scales) {
+std::vector<std::byte> reference_codes(const std::vector<float>& w, std::size_t rows,
+                                       std::size_t cols, std::vector<float>& scales) {
   std::vector<std::byte> codes(rows * Format::row_bytes(cols));
   scales.resize(rows);
   for (std::size_t r = 0; r < rows; ++r) {
@@ -58,14 +56,16 @@ TEST_CASE("descriptors: M, byte layout, load and store of every code", "[format]
     CHECK(info.bits == Format::bits);
     for (std::size_t n : qins_test::tail_sizes()) CHECK(info.row_bytes(n) == Format::row_bytes(n));
     // The visitor hands back this very descriptor.
-    CHECK(qins::visit_code_format(Format::type, [](auto g) { return decltype(g)::type; }) == Format::type);
+    CHECK(qins::visit_code_format(Format::type, [](auto g) { return decltype(g)::type; }) ==
+          Format::type);
     // Every code survives a store and a load at any index, next to its neighbours.
     const std::size_t n = 37;
     std::vector<std::byte> row(Format::row_bytes(n));
     std::mt19937 rng(unsigned(Format::bits));
     std::vector<std::uint32_t> codes(n);
     for (std::uint64_t c = 0; c <= Format::max_code; c += 1 + Format::max_code / 4096) {
-      for (auto& v : codes) v = std::uniform_int_distribution<std::uint32_t>(0, Format::max_code)(rng);
+      for (auto& v : codes)
+        v = std::uniform_int_distribution<std::uint32_t>(0, Format::max_code)(rng);
       codes[c % n] = std::uint32_t(c);
       for (std::size_t i = 0; i < n; ++i) Format::store(row.data(), i, codes[i]);
       for (std::size_t i = 0; i < n; ++i) REQUIRE(Format::load(row.data(), i) == codes[i]);
@@ -76,8 +76,10 @@ TEST_CASE("descriptors: M, byte layout, load and store of every code", "[format]
   CHECK(qins::stored_type_info(qins::CodeType::float32).row_bytes(5) == 20);
   CHECK(std::string(qins::to_string(static_cast<qins::CodeType>(9))) == "unknown");
   CHECK(qins::stored_type_info(static_cast<qins::CodeType>(9)).row_bytes(5) == 0);
-  CHECK_THROWS_AS(qins::visit_code_format(qins::CodeType::float32, [](auto) { return 0; }), qins::Error);
-  CHECK_THROWS_AS(qins::visit_code_format(static_cast<qins::CodeType>(0), [](auto) { return 0; }), qins::Error);
+  CHECK_THROWS_AS(qins::visit_code_format(qins::CodeType::float32, [](auto) { return 0; }),
+                  qins::Error);
+  CHECK_THROWS_AS(qins::visit_code_format(static_cast<qins::CodeType>(0), [](auto) { return 0; }),
+                  qins::Error);
 }
 
 TEST_CASE("every format on every path: codes, decode, products and the file", "[format][kernels]") {
@@ -87,9 +89,11 @@ TEST_CASE("every format on every path: codes, decode, products and the file", "[
   for_each_format(qins::CodeFormats{}, [](auto f) {
     using Format = decltype(f);
     for (const Shape shape : {Shape{1, 1}, Shape{3, 17}, Shape{9, 33}, Shape{70, 130}}) {
-      const auto w = qins_test::random_weights<float>(shape.rows * shape.cols, qins_test::Distribution::student_t3,
-                                                      0.03, unsigned(shape.rows * 7 + shape.cols));
-      const auto x = qins_test::random_weights<float>(shape.cols, qins_test::Distribution::gaussian, 1.0, 5);
+      const auto w = qins_test::random_weights<float>(shape.rows * shape.cols,
+                                                      qins_test::Distribution::student_t3, 0.03,
+                                                      unsigned(shape.rows * 7 + shape.cols));
+      const auto x =
+          qins_test::random_weights<float>(shape.cols, qins_test::Distribution::gaussian, 1.0, 5);
       std::vector<float> expected_row(shape.cols), row(shape.cols), y(shape.rows);
       std::vector<std::byte> first_codes;
       for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {

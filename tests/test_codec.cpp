@@ -1,13 +1,11 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Float-domain encode/decode: exact round trip, edge cases, bad input, every path.
-#include <qins/codec.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <cfloat>
 #include <limits>
+#include <qins/codec.hpp>
 #include <vector>
 
 #include "support.hpp"
@@ -47,8 +45,8 @@ TEMPLATE_TEST_CASE("encode then decode returns the weight within the analytic bo
         if (a * std::fabs(xi) >= 1.0)
           worst_ulp_above_one = std::max(worst_ulp_above_one, ulp_distance(x[i], back[i]));
       }
-      INFO("alpha " << alpha << " worst ratio "
-                  << worst_ratio << " worst ulp (alpha|x| >= 1) " << worst_ulp_above_one);
+      INFO("alpha " << alpha << " worst ratio " << worst_ratio << " worst ulp (alpha|x| >= 1) "
+                    << worst_ulp_above_one);
       CHECK(out_of_range == 0);
       CHECK(worst_ratio <= kRoundTripBudget);
       CHECK(worst_ulp_above_one <= kRoundTripUlpAboveOne);
@@ -99,8 +97,8 @@ TEMPLATE_TEST_CASE("span encode and decode agree with the reference on every pat
   }
 }
 
-TEMPLATE_TEST_CASE("encode and decode reject bad input with its position", "[codec][errors]",
-                   float, double) {
+TEMPLATE_TEST_CASE("encode and decode reject bad input with its position", "[codec][errors]", float,
+                   double) {
   using T = TestType;
   const T nan = std::numeric_limits<T>::quiet_NaN();
   const T inf = std::numeric_limits<T>::infinity();

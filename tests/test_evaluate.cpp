@@ -1,14 +1,12 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // The teacher-forced metrics against the formulas written out here, and the verdict tiers.
-#include <qins/llama2/convert.hpp>
-#include <qins/llama2/evaluate.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <memory>
+#include <qins/llama2/convert.hpp>
+#include <qins/llama2/evaluate.hpp>
 #include <vector>
 
 #include "model_fixture.hpp"
@@ -35,7 +33,8 @@ Model converted_alpha_one() {
 std::vector<long double> probabilities(const std::vector<float>& logits) {
   long double m = *std::max_element(logits.begin(), logits.end()), sum = 0;
   std::vector<long double> p(logits.size());
-  for (std::size_t i = 0; i < logits.size(); ++i) sum += p[i] = std::exp((long double)logits[i] - m);
+  for (std::size_t i = 0; i < logits.size(); ++i)
+    sum += p[i] = std::exp((long double)logits[i] - m);
   for (auto& v : p) v /= sum;
   return p;
 }
@@ -60,7 +59,8 @@ TEST_CASE("a model against its own reference: zero divergence, full agreement", 
   CHECK(g.generated == ref.sequences[0].continuation);
 }
 
-TEST_CASE("KL, top-1, cross-entropy and the 99th percentile follow their definitions", "[evaluate]") {
+TEST_CASE("KL, top-1, cross-entropy and the 99th percentile follow their definitions",
+          "[evaluate]") {
   const Model base(qins_test::checkpoint());
   const Model other = converted_alpha_one();
   const Reference ref = small_reference(base);
@@ -76,7 +76,8 @@ TEST_CASE("KL, top-1, cross-entropy and the 99th percentile follow their definit
       for (std::size_t v = 0; v < p.size(); ++v) k += p[v] * std::log(p[v] / q[v]);
       kl.push_back(k);
       dce.push_back(std::log(p[t[i]]) - std::log(q[t[i]]));
-      agree += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
+      agree += std::max_element(p.begin(), p.end()) - p.begin() ==
+               std::max_element(q.begin(), q.end()) - q.begin();
     }
   }
   const DistributionMetrics m = compare_distributions(other, ref);
@@ -90,7 +91,8 @@ TEST_CASE("KL, top-1, cross-entropy and the 99th percentile follow their definit
   const double stderr_ = double(std::sqrt(ss / (kl.size() - 1) / kl.size()));
   std::vector<long double> sorted = kl;
   std::sort(sorted.begin(), sorted.end());
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(0.99 * sorted.size()));  // nearest rank
+  const std::size_t rank =
+      static_cast<std::size_t>(std::ceil(0.99 * sorted.size()));  // nearest rank
   REQUIRE(m.positions == kl.size());
   CHECK(m.mean_kld > 1e-4);  // alpha = 1 changes the distributions visibly
   CHECK(m.mean_kld == Approx(double(mean)).epsilon(1e-6));

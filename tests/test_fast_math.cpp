@@ -2,13 +2,11 @@
 // SPDX-License-Identifier: MIT
 // Built with -ffast-math: NaN and infinite weights are still rejected (the library tests
 // bit patterns, not x != x), and codes still match the reference.
-#include <qins/matrix.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <qins/matrix.hpp>
 #include <vector>
 
 namespace {

@@ -1,15 +1,13 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // float16 and bfloat16 conversions against values computed independently in double.
-#include <qins/float16.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <qins/float16.hpp>
 #include <random>
 #include <utility>
 #include <vector>
@@ -39,18 +37,20 @@ double half_value(std::uint16_t h) {
 std::vector<std::pair<double, std::uint16_t>> finite_values(double (*value)(std::uint16_t),
                                                             std::uint16_t first_non_finite) {
   std::vector<std::pair<double, std::uint16_t>> t;
-  for (std::uint32_t b = 0; b < first_non_finite; ++b) t.emplace_back(value(std::uint16_t(b)), std::uint16_t(b));
+  for (std::uint32_t b = 0; b < first_non_finite; ++b)
+    t.emplace_back(value(std::uint16_t(b)), std::uint16_t(b));
   return t;
 }
 
 // The nearest entry to |x| (ties to the even bit pattern), by search in double: the
 // reference rounding, with infinity past the midpoint above the largest finite value.
-std::uint16_t nearest(const std::vector<std::pair<double, std::uint16_t>>& table, double x, double next_power,
-                      std::uint16_t inf_bits) {
+std::uint16_t nearest(const std::vector<std::pair<double, std::uint16_t>>& table, double x,
+                      double next_power, std::uint16_t inf_bits) {
   const double a = std::fabs(x);
   const std::uint16_t sign = std::signbit(x) ? 0x8000 : 0;
   const double top = table.back().first, limit = (top + next_power) / 2;
-  if (a >= limit) return sign | (a == limit && (table.back().second & 1) == 0 ? table.back().second : inf_bits);
+  if (a >= limit)
+    return sign | (a == limit && (table.back().second & 1) == 0 ? table.back().second : inf_bits);
   auto hi = std::lower_bound(table.begin(), table.end(), std::make_pair(a, std::uint16_t(0)));
   if (hi == table.begin()) return sign | hi->second;
   auto lo = hi - 1;
@@ -71,8 +71,10 @@ TEST_CASE("half_to_float is exact for every bit pattern", "[float16]") {
     const float f = qins::half_to_float(h);
     const int e = (h >> 10) & 31;
     if (e == 31) {
-      if ((h & 1023) == 0) REQUIRE((std::isinf(f) && std::signbit(f) == bool(h >> 15)));
-      else REQUIRE(std::isnan(f));
+      if ((h & 1023) == 0)
+        REQUIRE((std::isinf(f) && std::signbit(f) == bool(h >> 15)));
+      else
+        REQUIRE(std::isnan(f));
       continue;
     }
     REQUIRE(double(f) == half_value(h));
@@ -80,7 +82,8 @@ TEST_CASE("half_to_float is exact for every bit pattern", "[float16]") {
   }
 }
 
-TEST_CASE("float_to_half rounds to nearest, ties to even, against a search in double", "[float16]") {
+TEST_CASE("float_to_half rounds to nearest, ties to even, against a search in double",
+          "[float16]") {
   const auto table = finite_values(half_value, 0x7c00);
   // Every half comes back as itself.
   for (const auto& [v, bits] : table) {
@@ -117,8 +120,8 @@ TEST_CASE("float_to_half: overflow, underflow, zeros and NaN", "[float16]") {
   CHECK(qins::float_to_half(65520.0f) == 0x7c00);  // the midpoint to 2^16 ties to even: infinity
   CHECK(qins::float_to_half(-1e30f) == 0xfc00);
   CHECK(qins::float_to_half(std::numeric_limits<float>::infinity()) == 0x7c00);
-  CHECK(qins::float_to_half(std::ldexp(1.0f, -24)) == 0x0001);   // the smallest subnormal
-  CHECK(qins::float_to_half(std::ldexp(1.0f, -25)) == 0x0000);   // half of it ties to 0
+  CHECK(qins::float_to_half(std::ldexp(1.0f, -24)) == 0x0001);  // the smallest subnormal
+  CHECK(qins::float_to_half(std::ldexp(1.0f, -25)) == 0x0000);  // half of it ties to 0
   CHECK(qins::float_to_half(std::nextafter(std::ldexp(1.0f, -25), 1.0f)) == 0x0001);
   CHECK(qins::float_to_half(std::numeric_limits<float>::denorm_min()) == 0x0000);
   CHECK(qins::float_to_half(-0.0f) == 0x8000);
@@ -149,7 +152,8 @@ TEST_CASE("bfloat16 conversions: exact widening, nearest-even narrowing", "[floa
     if (!std::isfinite(f)) continue;
     REQUIRE(qins::float_to_bfloat16(f) == nearest(table, f, past_max, 0x7f80));
   }
-  CHECK(qins::float_to_bfloat16(std::numeric_limits<float>::max()) == 0x7f80);  // rounds up to infinity
+  CHECK(qins::float_to_bfloat16(std::numeric_limits<float>::max()) ==
+        0x7f80);  // rounds up to infinity
   CHECK(qins::float_to_bfloat16(-0.0f) == 0x8000);
   const std::uint16_t nan = qins::float_to_bfloat16(-std::numeric_limits<float>::signaling_NaN());
   CHECK(((nan & 0xff80) == 0xff80 && (nan & 0x40) != 0));

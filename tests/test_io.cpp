@@ -2,15 +2,13 @@
 // SPDX-License-Identifier: MIT
 // The .qins file: bit-exact round trips, memory-mapped loads, the frozen format, and
 // rejection of damaged or hostile files.
-#include <qins/io.hpp>
-#include <qins/linear.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
 #include <vector>
 
 #include "support.hpp"
@@ -33,14 +31,16 @@ std::vector<qins::QinsLinear> sample_tensors() {
     std::size_t group;
     bool bias;
   };
-  const Spec specs[] = {{"layers.0.wq", 8, 16, CodeType::uint8, true, AlphaGranularity::per_row, 0, false},
-                        {"layers.0.wk", 5, 12, CodeType::uint16, true, AlphaGranularity::per_group, 4, true},
-                        {"layers.0.wv", 3, 7, CodeType::uint8, true, AlphaGranularity::fixed, 0, true},
-                        {"layers.0.wo", 4, 9, CodeType::uint8, false, AlphaGranularity::per_tensor, 0, false},
-                        {"empty", 0, 5, CodeType::uint8, true, AlphaGranularity::per_row, 0, false}};
+  const Spec specs[] = {
+      {"layers.0.wq", 8, 16, CodeType::uint8, true, AlphaGranularity::per_row, 0, false},
+      {"layers.0.wk", 5, 12, CodeType::uint16, true, AlphaGranularity::per_group, 4, true},
+      {"layers.0.wv", 3, 7, CodeType::uint8, true, AlphaGranularity::fixed, 0, true},
+      {"layers.0.wo", 4, 9, CodeType::uint8, false, AlphaGranularity::per_tensor, 0, false},
+      {"empty", 0, 5, CodeType::uint8, true, AlphaGranularity::per_row, 0, false}};
   std::uint32_t seed = 1;
   for (const Spec& s : specs) {
-    const auto w = qins_test::random_weights<float>(s.rows * s.cols, qins_test::Distribution::student_t3, 0.05, seed++);
+    const auto w = qins_test::random_weights<float>(
+        s.rows * s.cols, qins_test::Distribution::student_t3, 0.05, seed++);
     std::vector<float> bias(s.rows);
     for (std::size_t r = 0; r < s.rows; ++r) bias[r] = 0.125f * float(r) - 0.25f;
     qins::LinearOptions o;
@@ -64,7 +64,8 @@ void require_same(const A& a, const B& b) {
   REQUIRE(a.scales() == b.scales());
   REQUIRE(a.bias() == b.bias());
   REQUIRE(a.memory_bytes() == b.memory_bytes());
-  if (a.memory().code_bytes) REQUIRE(std::memcmp(a.code_bytes(), b.code_bytes(), a.memory().code_bytes) == 0);
+  if (a.memory().code_bytes)
+    REQUIRE(std::memcmp(a.code_bytes(), b.code_bytes(), a.memory().code_bytes) == 0);
 }
 
 std::string temp_path(const char* name) {
@@ -91,7 +92,9 @@ U get(const Bytes& b, std::size_t at) {
 
 // After patching a header or table field, recompute the header checksum so the test
 // reaches the structural check behind it.
-void reseal(Bytes& b) { put<std::uint64_t>(b, 56, qins::detail::header_checksum(b.data(), get<std::uint64_t>(b, 24))); }
+void reseal(Bytes& b) {
+  put<std::uint64_t>(b, 56, qins::detail::header_checksum(b.data(), get<std::uint64_t>(b, 24)));
+}
 
 void require_rejected(const Bytes& b, const std::string& message_part) {
   try {
@@ -154,7 +157,8 @@ TEST_CASE("the version 1.0 format is frozen by a golden file", "[io]") {
   const std::string golden = std::string(QINS_TEST_DATA_DIR) + "/golden_v1.qins";
   if (std::getenv("QINS_WRITE_GOLDEN")) {
     const Bytes bytes = qins::serialize(sample_tensors());
-    std::ofstream(golden, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    std::ofstream(golden, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
   }
   const Bytes stored = read_file(golden);
   REQUIRE(stored.size() == 1664);
@@ -231,18 +235,20 @@ TEST_CASE("inconsistent tables are rejected before anything is allocated", "[io]
   // Huge but consistent-looking sizes cannot pass the file-size bounds.
   {
     Bytes b = good;
-    put<std::uint64_t>(b, kEntry0 + 16, std::uint64_t{1} << 20);  // rows
+    put<std::uint64_t>(b, kEntry0 + 16, std::uint64_t{1} << 20);   // rows
     put<std::uint64_t>(b, kEntry0 + 48, std::uint64_t{16} << 20);  // code bytes
-    put<std::uint64_t>(b, kEntry0 + 64, std::uint64_t{1} << 20);  // scales
+    put<std::uint64_t>(b, kEntry0 + 64, std::uint64_t{1} << 20);   // scales
     reseal(b);
     require_rejected(b, "outside the payload area");
   }
   // Offsets outside the file, inside the header, misaligned, or overlapping.
   require_rejected(patched(kEntry0 + 40, std::uint64_t(good.size())), "outside the payload area");
   require_rejected(patched(kEntry0 + 40, std::uint64_t{0}), "outside the payload area");
-  require_rejected(patched(kEntry0 + 40, get<std::uint64_t>(good, kEntry0 + 40) + 1), "not 64-byte aligned");
+  require_rejected(patched(kEntry0 + 40, get<std::uint64_t>(good, kEntry0 + 40) + 1),
+                   "not 64-byte aligned");
   require_rejected(patched(second + 40, get<std::uint64_t>(good, kEntry0 + 40)), "overlaps");
-  require_rejected(patched(kEntry0 + 40, std::numeric_limits<std::uint64_t>::max() - 63), "overflows");
+  require_rejected(patched(kEntry0 + 40, std::numeric_limits<std::uint64_t>::max() - 63),
+                   "overflows");
   // Counts that disagree with the shape.
   require_rejected(patched(kEntry0 + 48, std::uint64_t{7}), "code bytes 7");
   require_rejected(patched(kEntry0 + 64, std::uint64_t{3}), "scale count 3");
@@ -284,11 +290,13 @@ TEST_CASE("a stored scale that would decode codes to infinity is rejected", "[io
   };
   const std::size_t second = kEntry0 + 128;  // uint16 codes, per group
   Bytes b = with_scale(kEntry0, 2e37f);      // 254 * 2e37 overflows
-  CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked), Catch::Contains("keep decoded weights finite"));
+  CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked),
+                    Catch::Contains("keep decoded weights finite"));
   b = with_scale(kEntry0, 1e36f);  // 254 * 1e36 is finite
   CHECK_NOTHROW(qins::parse(b.data(), b.size(), unchecked));
   b = with_scale(second, 1e34f);  // 65534 * 1e34 overflows
-  CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked), Catch::Contains("keep decoded weights finite"));
+  CHECK_THROWS_WITH(qins::parse(b.data(), b.size(), unchecked),
+                    Catch::Contains("keep decoded weights finite"));
   b = with_scale(second, 1e33f);
   CHECK_NOTHROW(qins::parse(b.data(), b.size(), unchecked));
 }
@@ -300,11 +308,13 @@ TEST_CASE("the offsets of empty arrays are never used", "[io][errors]") {
   const std::size_t empty = kEntry0 + 4 * 128;
   Bytes b = qins::serialize(sample_tensors());
   REQUIRE(get<std::uint64_t>(b, empty + 16) == 0);
-  for (std::size_t field : {40, 56, 72}) put<std::uint64_t>(b, empty + field, std::uint64_t{1} << 63);
+  for (std::size_t field : {40, 56, 72})
+    put<std::uint64_t>(b, empty + field, std::uint64_t{1} << 63);
   reseal(b);
   CHECK(qins::parse(b.data(), b.size()).size() == 5);
   const std::string path = temp_path("empty_offsets.qins");
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
   qins::LoadOptions mapped;
   mapped.mode = qins::LoadMode::memory_map;
   const auto in_place = qins::load(path, mapped);
@@ -317,7 +327,8 @@ TEST_CASE("serialize rejects names it could not store", "[io][errors]") {
   auto tensors = sample_tensors();
   tensors.push_back(tensors[0]);  // duplicate name
   CHECK_THROWS_WITH(qins::serialize(tensors), Catch::Contains("duplicate tensor name"));
-  CHECK_THROWS_WITH(qins::serialize(std::vector<qins::QinsLinear>{qins::QinsLinear()}),
-                    Catch::Contains("tensor #0 (0 x 0) has no name: set LinearOptions::name or call set_name()"));
+  CHECK_THROWS_WITH(
+      qins::serialize(std::vector<qins::QinsLinear>{qins::QinsLinear()}),
+      Catch::Contains("tensor #0 (0 x 0) has no name: set LinearOptions::name or call set_name()"));
   CHECK(qins::serialize(std::vector<qins::QinsTensor>{}).size() == 64);
 }

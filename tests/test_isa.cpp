@@ -1,11 +1,9 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Kernel path selection: query, scoped override, rejection of unsupported paths.
-#include <qins/isa.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <qins/isa.hpp>
 #include <string>
 #include <vector>
 
@@ -44,14 +42,17 @@ TEST_CASE("the instruction-set table drives names, support and the test sweep", 
   // Every row: its name, in enum order; support needs the build and the CPU.
   for (const qins::detail::IsaInfo& row : qins::detail::kIsaTable) {
     CHECK(std::string(qins::to_string(row.isa)) == row.name);
-    CHECK(qins::is_supported(row.isa) == (row.compiled && row.cpu_runs(qins::detail::cpu_features())));
-    CHECK((std::find(isas.begin(), isas.end(), row.isa) != isas.end()) == qins::is_supported(row.isa));
+    CHECK(qins::is_supported(row.isa) ==
+          (row.compiled && row.cpu_runs(qins::detail::cpu_features())));
+    CHECK((std::find(isas.begin(), isas.end(), row.isa) != isas.end()) ==
+          qins::is_supported(row.isa));
   }
   CHECK(qins::best_isa() == isas.back());
   CHECK(std::string(qins::to_string(static_cast<qins::Isa>(42))) == "unknown");
   CHECK(!qins::is_supported(static_cast<qins::Isa>(42)));
   // A path's compiler target extends its parent's.
-  const std::string avx2 = qins::detail::kIsaTable[1].target, avx512 = qins::detail::kIsaTable[2].target;
+  const std::string avx2 = qins::detail::kIsaTable[1].target,
+                    avx512 = qins::detail::kIsaTable[2].target;
   CHECK(avx512.rfind(avx2, 0) == 0);
   // each_isa() forces each supported path in turn, and restores the choice after.
   const qins::Isa before = qins::active_isa();

@@ -2,12 +2,10 @@
 // SPDX-License-Identifier: MIT
 // QinsLinear: products against a float64 reference on many shapes, every code type,
 // granularity, path and thread count; exact memory; errors.
-#include <qins/linear.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cfloat>
 #include <limits>
+#include <qins/linear.hpp>
 #include <vector>
 
 #include "support.hpp"
@@ -43,23 +41,25 @@ double allowed_error(const qins::QinsLinear& layer, const std::vector<float>& w,
     decode += (std::fabs(double(w[r * cols + c])) + layer.scales()[slot]) * std::fabs(double(x[c]));
   }
   return (fast_decode ? layer.decode_error_bound() * decode : 0.0) +
-         double(cols + 2) * FLT_EPSILON * (split_sum ? decode : magnitude) + FLT_EPSILON * std::fabs(bias) + 1e-30;
+         double(cols + 2) * FLT_EPSILON * (split_sum ? decode : magnitude) +
+         FLT_EPSILON * std::fabs(bias) + 1e-30;
 }
 
 }  // namespace
 
-TEST_CASE("forward and forward_batch equal a float64 product of the decoded weights",
-          "[linear]") {
+TEST_CASE("forward and forward_batch equal a float64 product of the decoded weights", "[linear]") {
   // 13 x 2056: rows of 2 KiB and more, where the GEMV asks for rows ahead of use.
-  const std::vector<Shape> shapes = {{1, 1, 1},     {1, 7, 7},     {3, 5, 5},       {7, 9, 3},   {17, 33, 11},
-                                     {64, 64, 32}, {33, 100, 20}, {130, 257, 257}, {13, 2056, 257}};
+  const std::vector<Shape> shapes = {{1, 1, 1},     {1, 7, 7},       {3, 5, 5},
+                                     {7, 9, 3},     {17, 33, 11},    {64, 64, 32},
+                                     {33, 100, 20}, {130, 257, 257}, {13, 2056, 257}};
   // Around every switch of path: fused GEMV (2, 3), decoded tiles (4 .. 7), packed inputs
   // (8 and more: one vector, two, a 64-input block and a partial one).
   const std::vector<std::size_t> batches = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 67, 129};
   qins::ThreadPool two(2);
   for (const Shape& shape : shapes) {
-    const auto w = qins_test::random_weights<float>(shape.rows * shape.cols, Distribution::student_t3,
-                                                    0.05, unsigned(shape.rows * 31 + shape.cols));
+    const auto w =
+        qins_test::random_weights<float>(shape.rows * shape.cols, Distribution::student_t3, 0.05,
+                                         unsigned(shape.rows * 31 + shape.cols));
     std::vector<float> bias(shape.rows);
     for (std::size_t r = 0; r < shape.rows; ++r) bias[r] = 0.01f * float(r % 5) - 0.02f;
     for (CodeType code : {CodeType::uint8, CodeType::uint16, CodeType::float32}) {
@@ -79,7 +79,8 @@ TEST_CASE("forward and forward_batch equal a float64 product of the decoded weig
           const auto x = inputs(shape.cols, 1);
           std::vector<float> y(shape.rows);
           CHECK_THROWS_WITH(layer.forward(x.data(), y.data()), Catch::Contains("has no products"));
-          CHECK_THROWS_WITH(layer.forward_batch(x.data(), 1, y.data()), Catch::Contains("has no products"));
+          CHECK_THROWS_WITH(layer.forward_batch(x.data(), 1, y.data()),
+                            Catch::Contains("has no products"));
           continue;
         }
         for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
@@ -89,8 +90,7 @@ TEST_CASE("forward and forward_batch equal a float64 product of the decoded weig
             layer.forward_batch(x.data(), batch, y1.data());
             layer.forward_batch(x.data(), batch, y2.data(), &two);
             INFO("shape " << shape.rows << "x" << shape.cols << " code " << qins::to_string(code)
-                          << " granularity " << qins::to_string(g)
-                          << " batch " << batch);
+                          << " granularity " << qins::to_string(g) << " batch " << batch);
             CHECK(y1 == y2);  // deterministic whatever the thread count
             std::size_t violations = 0;
             for (std::size_t b = 0; b < batch; ++b)
@@ -99,8 +99,9 @@ TEST_CASE("forward and forward_batch equal a float64 product of the decoded weig
                 for (std::size_t c = 0; c < shape.cols; ++c)
                   ref += double(wd[r * shape.cols + c]) * x[b * shape.cols + c];
                 const bool fast = true, split = batch < 4;
-                violations += std::fabs(y1[b * shape.rows + r] - ref) >
-                              allowed_error(layer, wd, x.data() + b * shape.cols, r, fast, split, bias[r]);
+                violations +=
+                    std::fabs(y1[b * shape.rows + r] - ref) >
+                    allowed_error(layer, wd, x.data() + b * shape.cols, r, fast, split, bias[r]);
               }
             CHECK(violations == 0);
           }
@@ -124,14 +125,16 @@ TEST_CASE("Eigen entry points accept vectors, matrices and expressions", "[linea
   const Eigen::VectorXf reference = decoded * x + bias;
   const std::vector<float> wd(decoded.data(), decoded.data() + decoded.size());
   for (Eigen::Index r = 0; r < 12; ++r)  // within forward()'s documented decode error
-    CHECK(std::fabs(y(r) - reference(r)) <= allowed_error(layer, wd, x.data(), std::size_t(r), true, true, bias(r)));
+    CHECK(std::fabs(y(r) - reference(r)) <=
+          allowed_error(layer, wd, x.data(), std::size_t(r), true, true, bias(r)));
   // Every column of a batch within the same documented bound.
   auto check_batch = [&](const Eigen::MatrixXf& xs, const Eigen::MatrixXf& ys) {
     const Eigen::MatrixXf ref = (decoded * xs).colwise() + bias;
     for (Eigen::Index b = 0; b < xs.cols(); ++b)
       for (Eigen::Index r = 0; r < 12; ++r)
-        CHECK(std::fabs(ys(r, b) - ref(r, b)) <=
-              allowed_error(layer, wd, xs.col(b).data(), std::size_t(r), true, xs.cols() < 4, bias(r)));
+        CHECK(std::fabs(ys(r, b) - ref(r, b)) <= allowed_error(layer, wd, xs.col(b).data(),
+                                                               std::size_t(r), true, xs.cols() < 4,
+                                                               bias(r)));
   };
   Eigen::MatrixXf batch = Eigen::MatrixXf::Random(20, 5);
   check_batch(batch, layer.forward_batch(batch));
@@ -202,7 +205,8 @@ TEST_CASE("quantize = false keeps the codec's float precision", "[linear]") {
       const double x = w[r * cols + c], scale = layer.scales()[r];
       // The round-trip bound of test_codec: 2 eps (|x| + 1/alpha), plus one more rounding
       // for applying 1/alpha as a product.
-      CHECK(std::fabs(d(Eigen::Index(r), Eigen::Index(c)) - x) <= 3 * FLT_EPSILON * (std::fabs(x) + scale));
+      CHECK(std::fabs(d(Eigen::Index(r), Eigen::Index(c)) - x) <=
+            3 * FLT_EPSILON * (std::fabs(x) + scale));
     }
 }
 
@@ -232,7 +236,8 @@ TEST_CASE("QinsLinear rejects bad weights, shapes and options", "[linear][errors
   std::vector<float> bias(6, 0.0f);
   bias[2] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_AS(qins::QinsLinear(w.data(), 6, 8, options, bias.data()), qins::Error);
-  CHECK_THROWS_AS(qins::QinsLinear(Eigen::MatrixXf::Zero(3, 4), Eigen::VectorXf::Zero(2)), qins::Error);
+  CHECK_THROWS_AS(qins::QinsLinear(Eigen::MatrixXf::Zero(3, 4), Eigen::VectorXf::Zero(2)),
+                  qins::Error);
   const qins::QinsLinear empty;
   CHECK(empty.rows() == 0);
   CHECK(empty.memory_bytes() == 0);
@@ -243,8 +248,9 @@ TEST_CASE("QinsLinear rejects bad weights, shapes and options", "[linear][errors
   const qins::QinsLinear small(w.data(), 6, 8);
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / sizeof(float) / 8;
   CHECK_THROWS_WITH(small.forward_batch(w.data(), huge, w.data()), Catch::Contains("overflows"));
-  CHECK_THROWS_WITH(small.forward_batch(w.data(), std::numeric_limits<std::size_t>::max(), w.data()),
-                    Catch::Contains("overflows"));
+  CHECK_THROWS_WITH(
+      small.forward_batch(w.data(), std::numeric_limits<std::size_t>::max(), w.data()),
+      Catch::Contains("overflows"));
 }
 
 TEST_CASE("zero-width and zero-height layers multiply to the bias", "[linear][edge]") {
@@ -276,17 +282,18 @@ TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documen
       const Code v = static_cast<Code>(c);
       std::memcpy(codes.mutable_data() + (c * cols + j) * sizeof(Code), &v, sizeof v);
     }
-  const auto layer = qins::QinsLinear::from_parts("all codes", m + 1, cols, type,
-                                                  {AlphaGranularity::per_row, 0}, std::move(codes),
-                                                  std::vector<float>(m + 1, 1.0f), {});
+  const auto layer =
+      qins::QinsLinear::from_parts("all codes", m + 1, cols, type, {AlphaGranularity::per_row, 0},
+                                   std::move(codes), std::vector<float>(m + 1, 1.0f), {});
   std::vector<float> x(cols, 0.0f), y(m + 1);
   x[0] = 1.0f;
   for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     layer.forward(x.data(), y.data());
     double worst_bound = 0, worst_step = 0;
     for (std::size_t c = 0; c <= m; ++c) {
-      const double exact = qins::detail::scalar::decoded_times_alpha_ref<qins::format_of_t<Code>, float>(
-          static_cast<std::uint32_t>(c));
+      const double exact =
+          qins::detail::scalar::decoded_times_alpha_ref<qins::format_of_t<Code>, float>(
+              static_cast<std::uint32_t>(c));
       const double err = std::fabs(y[c] - exact);
       worst_bound = std::max(worst_bound, err / (std::fabs(exact) + 1.0));
       // The local code step: distance to the neighbouring code's value.
@@ -294,8 +301,8 @@ TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documen
       const double step = std::fabs(half / d - half / (d + (d < 0 ? -1 : 1)));
       worst_step = std::max(worst_step, err / step);
     }
-    INFO("worst error " << worst_bound << " x (|w| + 1/alpha), "
-                << worst_step << " of a code step");
+    INFO("worst error " << worst_bound << " x (|w| + 1/alpha), " << worst_step
+                        << " of a code step");
     // Each path's own bound, and the class comment's: 4.7% of a code step for uint8, 3.3%
     // for uint16 on every path.
     CHECK(worst_bound <= layer.decode_error_bound());
@@ -312,9 +319,11 @@ TEST_CASE("a pool used from inside its own task runs the nested call inline", "[
     pool.parallel_for(2, [&](std::size_t j) { hits[2 * i + j] += 1; });
   });
   CHECK(hits == std::vector<int>(8, 1));
-  CHECK_THROWS_AS(pool.parallel_for(3, [](std::size_t i) {
-    if (i == 1) throw std::runtime_error("task failed");
-  }), std::runtime_error);
+  CHECK_THROWS_AS(pool.parallel_for(3,
+                                    [](std::size_t i) {
+                                      if (i == 1) throw std::runtime_error("task failed");
+                                    }),
+                  std::runtime_error);
 }
 
 TEST_CASE("options that cannot be represented are rejected, not converted", "[linear][errors]") {

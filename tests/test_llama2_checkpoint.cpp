@@ -2,7 +2,6 @@
 // SPDX-License-Identifier: MIT
 // Tests of the llama2.c legacy checkpoint reader: the real file and every rejected input.
 #include <catch2/catch.hpp>
-
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -113,8 +112,7 @@ const char* const kFieldNames[7] = {"dim",        "hidden_dim", "n_layers", "n_h
 
 }  // namespace
 
-TEST_CASE("llama2: the reader accepts stories260K and its config matches the README",
-          "[llama2]") {
+TEST_CASE("llama2: the reader accepts stories260K and its config matches the README", "[llama2]") {
   REQUIRE(model_bytes().size() == kFileSize);
   const Checkpoint ck = qins::llama2::read_checkpoint(QINS_TEST_MODEL_PATH);
   const qins::llama2::Config& c = ck.config();
@@ -151,8 +149,8 @@ TEST_CASE("llama2: the reader accepts stories260K and its config matches the REA
   // The in-memory parser gives the same weights.
   const Checkpoint mem = parse_checkpoint(b.data(), b.size());
   REQUIRE(mem.num_floats() == ck.num_floats());
-  CHECK(std::memcmp(mem.token_embedding(), ck.token_embedding(),
-                    ck.num_floats() * sizeof(float)) == 0);
+  CHECK(std::memcmp(mem.token_embedding(), ck.token_embedding(), ck.num_floats() * sizeof(float)) ==
+        0);
   CHECK(mem.source().empty());
 
   // Layer accessors check the layer.
@@ -186,14 +184,17 @@ TEST_CASE("llama2: truncated or extended checkpoints are rejected", "[llama2]") 
     if (n < 28) {
       require_rejected(b, "shorter than the 28-byte header");
     } else {
-      require_rejected(b, "file size does not match the header: the header implies 1056540 "
-                          "bytes, the file has " + std::to_string(n) + " bytes (truncated");
+      require_rejected(b,
+                       "file size does not match the header: the header implies 1056540 "
+                       "bytes, the file has " +
+                           std::to_string(n) + " bytes (truncated");
     }
   }
   Bytes longer = full;
   longer.push_back(0);
-  require_rejected(longer, "the header implies 1056540 bytes, the file has 1056541 bytes "
-                           "(1 byte of unexpected trailing data)");
+  require_rejected(longer,
+                   "the header implies 1056540 bytes, the file has 1056541 bytes "
+                   "(1 byte of unexpected trailing data)");
 
   // Null data is an invalid argument unless empty (then: too short).
   CHECK_THROWS_AS(parse_checkpoint(nullptr, 10), Error);
@@ -212,8 +213,8 @@ TEST_CASE("llama2: header fields patched to 0, -1, INT_MIN, INT_MAX or huge are 
     const std::string field = std::string("header field '") + kFieldNames[f] + "'";
     const bool vocab = f == 5;
     SECTION(kFieldNames[f]) {
-      require_rejected(with_field(f, 0), vocab ? field + " must be nonzero"
-                                               : field + " must be positive, got 0");
+      require_rejected(with_field(f, 0),
+                       vocab ? field + " must be nonzero" : field + " must be positive, got 0");
       if (vocab) {
         // -1 is a valid header (unshared classifier of one row) but not this file's size.
         require_rejected(with_field(f, -1), "file size does not match the header");
@@ -229,12 +230,11 @@ TEST_CASE("llama2: header fields patched to 0, -1, INT_MIN, INT_MAX or huge are 
   }
 }
 
-TEST_CASE("llama2: plausible headers that disagree with the file size are rejected",
-          "[llama2]") {
-  require_rejected(with_field(2, 6), "file size does not match the header");   // n_layers
+TEST_CASE("llama2: plausible headers that disagree with the file size are rejected", "[llama2]") {
+  require_rejected(with_field(2, 6), "file size does not match the header");     // n_layers
   require_rejected(with_field(5, -512), "file size does not match the header");  // wcls missing
-  require_rejected(with_field(6, 511), "file size does not match the header");  // seq_len
-  require_rejected(with_field(1, 171), "file size does not match the header");  // hidden_dim
+  require_rejected(with_field(6, 511), "file size does not match the header");   // seq_len
+  require_rejected(with_field(1, 171), "file size does not match the header");   // hidden_dim
   // At the caps the size is computed without overflow and is simply wrong.
   Bytes b = model_bytes();
   put_i32(b, 0, qins::llama2::limits::dim);
@@ -276,8 +276,7 @@ TEST_CASE("llama2: a version-1/2 export (magic ak42) is rejected as not legacy",
   require_rejected(Bytes{'a', 'k', '4', '2', 1, 0, 0, 0}, message);
 }
 
-TEST_CASE("llama2: a negative vocab_size reads the classifier after the RoPE tables",
-          "[llama2]") {
+TEST_CASE("llama2: a negative vocab_size reads the classifier after the RoPE tables", "[llama2]") {
   Bytes b = model_bytes();
   put_i32(b, 20, -static_cast<std::int32_t>(kVocab));
   const std::size_t wcls_index = kEnd;
@@ -296,8 +295,7 @@ TEST_CASE("llama2: a negative vocab_size reads the classifier after the RoPE tab
   CHECK(ck.rms_final_weight()[kDim - 1] == get_f32(b, kFreqCis - 1));
 }
 
-TEST_CASE("llama2: non-finite weights are rejected naming tensor, row and column",
-          "[llama2]") {
+TEST_CASE("llama2: non-finite weights are rejected naming tensor, row and column", "[llama2]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   struct Case {

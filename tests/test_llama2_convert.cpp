@@ -2,18 +2,16 @@
 // SPDX-License-Identifier: MIT
 // Converting the real model: the quantize flag reaches every layer, memory is exactly
 // what is held, and the generation metrics order the schemes as they should.
-#include <qins/llama2/baselines.hpp>
-#include <qins/llama2/convert.hpp>
-#include <qins/llama2/evaluate.hpp>
-
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <qins/llama2/baselines.hpp>
+#include <qins/llama2/convert.hpp>
+#include <qins/llama2/evaluate.hpp>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "model_fixture.hpp"
 
@@ -37,9 +35,10 @@ const Reference& reference_of(const std::shared_ptr<const Checkpoint>& ck) {
   auto it = cache.find(ck.get());
   if (it != cache.end()) return it->second;
   const Model base(ck);
-  Reference r = make_reference(base, {write_sequence(base, "greedy", {1}, 200, Sampler()),
-                                      write_sequence(base, "seed 1", {1}, 100, Sampler(1.0f, 1.0f, 1)),
-                                      write_sequence(base, "seed 2", {1}, 100, Sampler(1.0f, 1.0f, 2))});
+  Reference r =
+      make_reference(base, {write_sequence(base, "greedy", {1}, 200, Sampler()),
+                            write_sequence(base, "seed 1", {1}, 100, Sampler(1.0f, 1.0f, 1)),
+                            write_sequence(base, "seed 2", {1}, 100, Sampler(1.0f, 1.0f, 2))});
   return cache.emplace(ck.get(), std::move(r)).first->second;
 }
 
@@ -57,7 +56,8 @@ Converted converted(const ConvertOptions& options,
 
 }  // namespace
 
-TEST_CASE("default conversion stores one byte per weight in every linear layer", "[llama2][convert]") {
+TEST_CASE("default conversion stores one byte per weight in every linear layer",
+          "[llama2][convert]") {
   auto c = converted({});  // the prototype's bug: quantize was lost on the way to the layers
   REQUIRE(c.report.layers.size() == 35);
   std::size_t expected_total = 0;
@@ -98,7 +98,8 @@ TEST_CASE("memory of each configuration is the exact byte count", "[llama2][conv
     for (const LayerReport& l : c.report.layers) {
       std::size_t alphas = 1;
       if (k.g == AlphaGranularity::per_row) alphas = l.rows;
-      if (k.g == AlphaGranularity::per_group) alphas = l.cols % 32 == 0 ? l.rows * l.cols / 32 : l.rows;
+      if (k.g == AlphaGranularity::per_group)
+        alphas = l.cols % 32 == 0 ? l.rows * l.cols / 32 : l.rows;
       INFO(l.name);
       CHECK(l.bytes == l.rows * l.cols * k.bytes_per_weight + alphas * 4);
       CHECK(l.note.empty() == (k.g != AlphaGranularity::per_group || l.cols % 32 == 0));
@@ -106,7 +107,8 @@ TEST_CASE("memory of each configuration is the exact byte count", "[llama2][conv
   }
 }
 
-TEST_CASE("float32 z layers run as a dense product over their decoded weights", "[llama2][convert]") {
+TEST_CASE("float32 z layers run as a dense product over their decoded weights",
+          "[llama2][convert]") {
   ConvertOptions o;
   o.linear.quantize = false;  // the validation mode: z values, no codes
   o.linear.granularity = AlphaGranularity::per_row;
@@ -153,14 +155,16 @@ TEST_CASE("the prototype's safe selection leaves wq and wk in float32", "[llama2
   o.layers = LayerSelection::prototype_safe;
   auto c = converted(o);
   for (const LayerReport& l : c.report.layers) {
-    const bool qk = l.name.find(".wq") != std::string::npos || l.name.find(".wk") != std::string::npos;
+    const bool qk =
+        l.name.find(".wq") != std::string::npos || l.name.find(".wk") != std::string::npos;
     INFO(l.name);
     CHECK(l.converted == !qk);
     if (qk) CHECK(l.bytes == l.fp32_bytes);
   }
 }
 
-TEST_CASE("the float codec and uint16 keep all 200 greedy tokens on both models", "[llama2][convert][model]") {
+TEST_CASE("the float codec and uint16 keep all 200 greedy tokens on both models",
+          "[llama2][convert][model]") {
   for (const auto& ck : {qins_test::checkpoint(), babyllama()}) {
     const Reference& ref = reference_of(ck);
     ConvertOptions float_codec;
@@ -188,12 +192,14 @@ TEST_CASE("calibrated uint8 beats alpha = 1 on KL divergence", "[llama2][convert
     ConvertOptions fixed;
     fixed.linear.granularity = AlphaGranularity::fixed;
     const auto at_one = compare_distributions(converted(fixed, ck).model, ref);
-    for (AlphaGranularity g : {AlphaGranularity::per_tensor, AlphaGranularity::per_row, AlphaGranularity::per_group}) {
+    for (AlphaGranularity g :
+         {AlphaGranularity::per_tensor, AlphaGranularity::per_row, AlphaGranularity::per_group}) {
       ConvertOptions o;
       o.linear.granularity = g;
       const auto c = compare_distributions(converted(o, ck).model, ref);
-      INFO(ck->source() << " " << qins::to_string(g) << ": KL " << c.mean_kld << " vs " << at_one.mean_kld
-                        << ", top-1 " << c.top1_agreement << " vs " << at_one.top1_agreement);
+      INFO(ck->source() << " " << qins::to_string(g) << ": KL " << c.mean_kld << " vs "
+                        << at_one.mean_kld << ", top-1 " << c.top1_agreement << " vs "
+                        << at_one.top1_agreement);
       CHECK(c.mean_kld < at_one.mean_kld / 4);
       // Top-1 agreement is near 1 for both (alpha = 1 moves the distributions, rarely the
       // argmax): the calibrated layers keep at least 97% of the top tokens.
@@ -243,10 +249,13 @@ double baseline_error(const std::shared_ptr<const Checkpoint>& ck, BaselineForma
   });
 }
 
-TEST_CASE("weight errors agree with the independent reference in ../shared/models/README.md", "[llama2][convert]") {
+TEST_CASE("weight errors agree with the independent reference in ../shared/models/README.md",
+          "[llama2][convert]") {
   // That reference is numpy with its own MSE calibration; its figures have two significant
   // digits. Ours must come within 5% of each (a different search for the same optimum).
-  auto near = [](double ours, double percent) { return std::fabs(100 * ours / percent - 1) <= 0.05; };
+  auto near = [](double ours, double percent) {
+    return std::fabs(100 * ours / percent - 1) <= 0.05;
+  };
   const auto stories = qins_test::checkpoint(), baby = babyllama();
   CHECK(near(qins_error(stories, AlphaGranularity::fixed), 2.0));
   CHECK(near(qins_error(baby, AlphaGranularity::fixed), 9.6));

@@ -1,9 +1,8 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Tests of the llama2 forward pass: reference generation, teacher forcing, layer swapping.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <climits>
 #include <cmath>
 #include <cstddef>
@@ -14,10 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "llama2c_reference.hpp"
 #include "qins/error.hpp"
 #include "qins/llama2/checkpoint.hpp"
 #include "qins/llama2/model.hpp"
-#include "llama2c_reference.hpp"
 
 #ifndef QINS_TEST_MODEL_PATH
 #error "define QINS_TEST_MODEL_PATH as the path of stories260K.bin"
@@ -201,10 +200,8 @@ TEST_CASE("llama2: set_linear checks the shape and the replacement op is used", 
   }
   CHECK(kind_of([&] { model.set_linear(0, LinearKind::wq, nullptr); }) ==
         ErrorKind::invalid_argument);
-  CHECK(kind_of([&] { model.set_linear(5, LinearKind::wk, wk); }) ==
-        ErrorKind::invalid_argument);
-  CHECK(kind_of([&] { model.set_linear(-1, LinearKind::wk, wk); }) ==
-        ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { model.set_linear(5, LinearKind::wk, wk); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { model.set_linear(-1, LinearKind::wk, wk); }) == ErrorKind::invalid_argument);
   // Nothing was replaced by the failed calls.
   CHECK(dynamic_cast<const DenseLinear&>(model.linear(0, LinearKind::wq)).weights() == ck->wq(0));
 
@@ -213,8 +210,8 @@ TEST_CASE("llama2: set_linear checks the shape and the replacement op is used", 
   for (int l = 0; l < 5; ++l) {
     for (LinearKind k : qins::llama2::all_linear_kinds) {
       const auto s = model.shape(l, k);
-      auto op = std::make_shared<const CountingLinear>(model.dense_weights(l, k), s.first,
-                                                       s.second);
+      auto op =
+          std::make_shared<const CountingLinear>(model.dense_weights(l, k), s.first, s.second);
       model.set_linear(l, k, op);
       CHECK(&model.linear(l, k) == op.get());
       counters.push_back(op);
@@ -233,8 +230,7 @@ TEST_CASE("llama2: set_linear checks the shape and the replacement op is used", 
   CHECK(counters[3]->calls.load() == 17);
 }
 
-TEST_CASE("llama2: Session and the loops reject out-of-range tokens and positions",
-          "[llama2]") {
+TEST_CASE("llama2: Session and the loops reject out-of-range tokens and positions", "[llama2]") {
   const Model model(stories260k());
   Session session(model);
   for (int token : {-1, 512, INT_MIN, INT_MAX}) {
@@ -261,8 +257,9 @@ TEST_CASE("llama2: Session and the loops reject out-of-range tokens and position
   CHECK(kind_of([&] {
           (void)qins::llama2::teacher_forced_logits(model, std::vector<int>(513, 1));
         }) == ErrorKind::invalid_argument);
-  CHECK(kind_of([&] { (void)qins::llama2::teacher_forced_logits(model, {1, 2, 512}); }) ==
-        ErrorKind::invalid_argument);
+  CHECK(kind_of([&] {
+          (void)qins::llama2::teacher_forced_logits(model, {1, 2, 512});
+        }) == ErrorKind::invalid_argument);
   CHECK(kind_of([&] { (void)qins::llama2::teacher_forced_logits(model, {-3}); }) ==
         ErrorKind::invalid_argument);
   CHECK(kind_of([&] { (void)qins::llama2::teacher_forced_logits(model, {3}, 600); }) ==

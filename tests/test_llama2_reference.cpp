@@ -3,7 +3,6 @@
 // The float32 runtime against llama2.c's run.c on the shared models: the same greedy and
 // sampled tokens, the same text, and a sampler that reproduces run.c's draws.
 #include <catch2/catch.hpp>
-
 #include <limits>
 #include <memory>
 #include <string>
@@ -40,7 +39,8 @@ const Model& baby() {
   return m;
 }
 
-std::vector<int> sampled(const Model& model, float temperature, float topp, unsigned long long seed, int n) {
+std::vector<int> sampled(const Model& model, float temperature, float topp, unsigned long long seed,
+                         int n) {
   Sampler sampler(temperature, topp, seed);
   return qins::llama2::generate(model, {1}, n, sampler);
 }
@@ -66,16 +66,21 @@ TEST_CASE("the greedy text is what run.c prints", "[llama2][reference][tokenizer
   CHECK(stories_text == l2c::kStoriesGreedyText);
   CHECK(baby_text == l2c::kBabyGreedyText);
   // The text quoted in ../shared/models/README.md.
-  CHECK(stories_text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in "
-                           "the park. One day, she saw a big, red ball. She wanted to play with it, but it was too "
-                           "high.",
-                           0) == 0);
-  CHECK(baby_text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the "
-                        "sunshine. One day, she went to the park with her mommy and daddy.",
-                        0) == 0);
+  CHECK(
+      stories_text.rfind(
+          "Once upon a time, there was a little girl named Lily. She loved to play outside in "
+          "the park. One day, she saw a big, red ball. She wanted to play with it, but it was too "
+          "high.",
+          0) == 0);
+  CHECK(
+      baby_text.rfind(
+          "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+          "sunshine. One day, she went to the park with her mommy and daddy.",
+          0) == 0);
 }
 
-TEST_CASE("sampling at temperature 1 and with top-p draws run.c's tokens", "[llama2][reference][sampler]") {
+TEST_CASE("sampling at temperature 1 and with top-p draws run.c's tokens",
+          "[llama2][reference][sampler]") {
   CHECK(sampled(stories(), 1.0f, 1.0f, 1, 100) == l2c::kStoriesSampledSeed1);
   CHECK(sampled(stories(), 1.0f, 1.0f, 2, 100) == l2c::kStoriesSampledSeed2);
   CHECK(sampled(stories(), 1.0f, 1.0f, 3, 100) == l2c::kStoriesSampledSeed3);
@@ -87,7 +92,8 @@ TEST_CASE("sampling at temperature 1 and with top-p draws run.c's tokens", "[lla
   CHECK(sampled(stories(), 1.0f, 1.0f, 4, 100) != l2c::kStoriesSampledSeed1);
 }
 
-TEST_CASE("a prompt is forced, then continued, as run.c -i does", "[llama2][reference][tokenizer]") {
+TEST_CASE("a prompt is forced, then continued, as run.c -i does",
+          "[llama2][reference][tokenizer]") {
   const auto tok512 = qins::llama2::read_tokenizer(models_dir() + "/tok512.bin");
   const std::vector<int> prompt = tok512.encode("Lily and Ben", true, false);
   REQUIRE(prompt.size() >= 2);
@@ -111,7 +117,8 @@ TEST_CASE("generate: stops at BOS, streams, and checks its arguments", "[llama2]
   CHECK(greedy.sample(logits) == 1);
   std::vector<int> streamed;
   Sampler g2;
-  const auto out = qins::llama2::generate(stories(), {1}, 20, g2, true, [&](int t) { streamed.push_back(t); });
+  const auto out =
+      qins::llama2::generate(stories(), {1}, 20, g2, true, [&](int t) { streamed.push_back(t); });
   CHECK(out == std::vector<int>(l2c::kStoriesGreedy.begin(), l2c::kStoriesGreedy.begin() + 20));
   CHECK(streamed == out);
   // Positions: 1 prompt token + 512 new tokens fits a 512 context; 513 does not.

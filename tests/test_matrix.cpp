@@ -1,12 +1,10 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // Whole matrices: every alpha granularity, layouts, positions in errors, edge rows.
-#include <qins/matrix.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cfloat>
 #include <limits>
+#include <qins/matrix.hpp>
 #include <vector>
 
 #include "support.hpp"
@@ -31,7 +29,8 @@ Quantized<Code> round_trip(const std::vector<float>& w, std::size_t rows, std::s
   q.alphas.resize(options.layout().count(rows, cols));
   q.back.resize(w.size());
   qins::quantize_matrix(w.data(), rows, cols, options, q.codes.data(), q.alphas.data());
-  qins::dequantize_matrix(q.codes.data(), rows, cols, options.layout(), q.alphas.data(), q.back.data());
+  qins::dequantize_matrix(q.codes.data(), rows, cols, options.layout(), q.alphas.data(),
+                          q.back.data());
   return q;
 }
 
@@ -54,7 +53,7 @@ TEMPLATE_TEST_CASE("each granularity stores its alphas and reproduces the slice-
     options.alpha = 2.5;
     INFO("granularity " << qins::to_string(g));
     auto q = round_trip<Code>(w, rows, cols, options);
-    const std::size_t expected_count = g == AlphaGranularity::per_row ? rows
+    const std::size_t expected_count = g == AlphaGranularity::per_row     ? rows
                                        : g == AlphaGranularity::per_group ? rows * cols / 32
                                                                           : 1;
     REQUIRE(q.alphas.size() == expected_count);
@@ -64,7 +63,8 @@ TEMPLATE_TEST_CASE("each granularity stores its alphas and reproduces the slice-
     const std::size_t span = expected_count == 1 ? rows * cols : rows * cols / expected_count;
     for (std::size_t s = 0; s < expected_count; ++s) {
       const float* slice = w.data() + s * span;
-      if (g != AlphaGranularity::fixed) CHECK(q.alphas[s] == qins::calibrate_alpha<Code>(slice, span));
+      if (g != AlphaGranularity::fixed)
+        CHECK(q.alphas[s] == qins::calibrate_alpha<Code>(slice, span));
       std::vector<Code> codes(span);
       qins::encode_quantize(slice, codes.data(), span, q.alphas[s]);
       CHECK(std::equal(codes.begin(), codes.end(), q.codes.begin() + std::ptrdiff_t(s * span)));
@@ -163,7 +163,8 @@ TEST_CASE("matrix functions reject bad layouts and name the bad weight", "[matri
     CHECK(e.tensor() == "layers.0.wq");
     CHECK(e.row() == 2);
     CHECK(e.col() == 7);
-    CHECK_THAT(e.what(), Catch::Contains("NaN") && Catch::Contains("row 2") && Catch::Contains("column 7"));
+    CHECK_THAT(e.what(),
+               Catch::Contains("NaN") && Catch::Contains("row 2") && Catch::Contains("column 7"));
   }
   w[2 * 10 + 7] = 0.1f;
   options.granularity = AlphaGranularity::fixed;
@@ -193,10 +194,12 @@ TEST_CASE("empty and one-element matrices", "[matrix][edge]") {
   qins::dequantize_matrix(code.data(), 1, 1, options.layout(), alpha.data(), back.data());
   CHECK(back[0] == Approx(-0.75f).epsilon(0.02));
   CHECK_NOTHROW(qins::quantize_matrix(static_cast<const float*>(nullptr), 0, 5, options,
-                                      static_cast<std::uint8_t*>(nullptr), static_cast<float*>(nullptr)));
+                                      static_cast<std::uint8_t*>(nullptr),
+                                      static_cast<float*>(nullptr)));
 }
 
-TEST_CASE("large decodes (non-temporal stores) equal the reference, at any alignment", "[matrix][kernels]") {
+TEST_CASE("large decodes (non-temporal stores) equal the reference, at any alignment",
+          "[matrix][kernels]") {
   const std::size_t rows = 129, cols = 8197;  // > 4 MiB of output, odd widths
   const auto w = qins_test::random_weights<float>(rows * cols, Distribution::gaussian, 0.02, 3);
   qins::QuantizeOptions options;
@@ -205,13 +208,14 @@ TEST_CASE("large decodes (non-temporal stores) equal the reference, at any align
   qins::quantize_matrix(w.data(), rows, cols, options, codes.data(), alphas.data());
   std::vector<float> expected(w.size());
   for (std::size_t r = 0; r < rows; ++r)
-    qins::detail::scalar::dequantize_decode_ref<qins::Uint8Codes>(reinterpret_cast<const std::byte*>(codes.data()),
-                                                                  r * cols, expected.data() + r * cols, cols,
-                                                                  1.0f / alphas[r]);
+    qins::detail::scalar::dequantize_decode_ref<qins::Uint8Codes>(
+        reinterpret_cast<const std::byte*>(codes.data()), r * cols, expected.data() + r * cols,
+        cols, 1.0f / alphas[r]);
   for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     for (std::size_t offset : {0u, 1u, 3u}) {
       std::vector<float> out(w.size() + offset);
-      qins::dequantize_matrix(codes.data(), rows, cols, options.layout(), alphas.data(), out.data() + offset);
+      qins::dequantize_matrix(codes.data(), rows, cols, options.layout(), alphas.data(),
+                              out.data() + offset);
       INFO("offset " << offset);
       CHECK(std::equal(expected.begin(), expected.end(), out.begin() + std::ptrdiff_t(offset)));
     }

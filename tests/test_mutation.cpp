@@ -6,15 +6,9 @@
 // checksum) or, where the mutation can give another valid file (a tokenizer), parse to a
 // consistent one; never crash, and never make a single allocation larger than
 // 4 x file size + 64 KiB. This executable replaces the global operator new to measure that.
-#include <qins/io.hpp>
-#include <qins/linear.hpp>
-#include <qins/llama2/checkpoint.hpp>
-#include <qins/llama2/tokenizer.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +19,10 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <qins/io.hpp>
+#include <qins/linear.hpp>
+#include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/tokenizer.hpp>
 #include <string>
 #include <vector>
 
@@ -183,7 +181,8 @@ auto parse_tracked(std::size_t file_size, Parse&& parse) {
     FAIL("an exception other than qins::Error: " << e.what());
   }
   g_tracking = false;
-  INFO("largest single allocation " << g_largest.load() << " bytes for a " << file_size << "-byte file");
+  INFO("largest single allocation " << g_largest.load() << " bytes for a " << file_size
+                                    << "-byte file");
   REQUIRE(g_largest.load() <= allocation_cap(file_size));
   return r;
 }
@@ -200,7 +199,8 @@ QinsResult parse_qins(const Bytes& b, bool verify_checksums) {
   qins::LoadOptions options;
   options.verify_checksums = verify_checksums;
   QinsResult r;
-  auto parsed = parse_tracked(b.size(), [&] { return qins::parse<qins::QinsLinear>(b.data(), b.size(), options); });
+  auto parsed = parse_tracked(
+      b.size(), [&] { return qins::parse<qins::QinsLinear>(b.data(), b.size(), options); });
   r.message = parsed.message;
   if (parsed.value) {
     r.outcome = Outcome::accepted;
@@ -228,7 +228,8 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> payload_arrays(const Bytes&
   const auto count = rec::get(b.data(), rec::tensor_count);
   for (std::uint64_t i = 0; i < count; ++i) {
     out.emplace_back(entry_field(b, i, rec::codes_offset), entry_field(b, i, rec::code_bytes));
-    out.emplace_back(entry_field(b, i, rec::scales_offset), 4 * entry_field(b, i, rec::scale_count));
+    out.emplace_back(entry_field(b, i, rec::scales_offset),
+                     4 * entry_field(b, i, rec::scale_count));
     out.emplace_back(entry_field(b, i, rec::bias_offset), 4 * entry_field(b, i, rec::bias_count));
   }
   return out;
@@ -268,7 +269,8 @@ std::vector<Field> qins_fields(const Bytes& b) {
   std::vector<Field> fields;
   for (const rec::Field& f : rec::header_fields)
     if (f.offset != rec::header_checksum.offset)  // reseal() rewrites it; tested on its own
-      fields.push_back({f.offset, unsigned(f.width), f.name, !reserved(f) && f.offset != rec::minor_version.offset});
+      fields.push_back({f.offset, unsigned(f.width), f.name,
+                        !reserved(f) && f.offset != rec::minor_version.offset});
   const auto count = rec::get(b.data(), rec::tensor_count);
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::size_t e = rec::kHeaderSize + rec::kEntrySize * std::size_t(i);
@@ -282,7 +284,8 @@ std::vector<Field> qins_fields(const Bytes& b) {
       if (f.offset == rec::bias_offset.offset) return entry_field(b, i, rec::bias_count) != 0;
       return true;
     };
-    for (const rec::Field& f : rec::entry_fields) fields.push_back({e + f.offset, unsigned(f.width), t + f.name, used(f)});
+    for (const rec::Field& f : rec::entry_fields)
+      fields.push_back({e + f.offset, unsigned(f.width), t + f.name, used(f)});
   }
   return fields;
 }
@@ -582,7 +585,8 @@ struct TokenizerResult {
 // consistency checks (fields, lookups, encode equal to run.c's loop, ids in range).
 TokenizerResult parse_tokenizer_file(const CBytes& b) {
   TokenizerResult r;
-  auto parsed = parse_tracked(b.size(), [&] { return qins::llama2::parse_tokenizer(b.data(), b.size(), "mutant"); });
+  auto parsed = parse_tracked(
+      b.size(), [&] { return qins::llama2::parse_tokenizer(b.data(), b.size(), "mutant"); });
   r.kind = parsed.kind;
   r.message = parsed.message;
   if (parsed.value) {
@@ -610,7 +614,8 @@ std::vector<std::size_t> token_offsets(const CBytes& b) {
 
 }  // namespace
 
-TEST_CASE("tokenizer: the corpus seeds are valid, canonical vocabularies", "[mutation][tokenizer]") {
+TEST_CASE("tokenizer: the corpus seeds are valid, canonical vocabularies",
+          "[mutation][tokenizer]") {
   const CBytes expected[] = {qins_fuzz::tokenizer_seed_with_byte_pieces(),
                              qins_fuzz::tokenizer_seed_without_byte_pieces()};
   for (std::size_t i = 0; i < 2; ++i) {
@@ -700,8 +705,8 @@ TEST_CASE("tokenizer: fields set to 0, -1, INT_MIN, INT_MAX or non-finite are re
     for (std::size_t k = 0; k + 1 < offsets.size(); ++k)
       longest = std::max(longest, get_i32(seed, offsets[k] + 4));
     // max_token_length.
-    for (const std::int32_t v : {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, (1 << 16) + 1, 1 << 30,
-                                 -max_len, longest - 1}) {
+    for (const std::int32_t v :
+         {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, (1 << 16) + 1, 1 << 30, -max_len, longest - 1}) {
       CBytes b = seed;
       put_i32(b, 0, v);
       INFO(name << ": max_token_length set to " << v);
@@ -717,8 +722,8 @@ TEST_CASE("tokenizer: fields set to 0, -1, INT_MIN, INT_MAX or non-finite are re
     for (std::size_t k = 0; k + 1 < offsets.size(); ++k) {
       const std::size_t at = offsets[k];
       const std::int32_t was = get_i32(seed, at + 4);
-      for (const std::int32_t v : {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, max_len + 1, 1 << 20,
-                                   -was}) {
+      for (const std::int32_t v :
+           {0, -1, INT_MIN, INT_MAX, INT_MIN + 1, max_len + 1, 1 << 20, -was}) {
         CBytes b = seed;
         put_i32(b, at + 4, v);
         INFO(name << ": length of token " << k << " set to " << v);
@@ -732,8 +737,8 @@ TEST_CASE("tokenizer: fields set to 0, -1, INT_MIN, INT_MAX or non-finite are re
         INFO(name << ": length of token " << k << " set to " << v);
         parse_tokenizer_file(b);
       }
-      for (const std::uint32_t bits : {0x7fc00000u, 0xffc00000u, 0x7f800000u, 0xff800000u,
-                                       0x7f800001u, 0xffffffffu}) {
+      for (const std::uint32_t bits :
+           {0x7fc00000u, 0xffc00000u, 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffffffffu}) {
         CBytes b = seed;
         std::memcpy(b.data() + at, &bits, 4);
         INFO(name << ": score of token " << k << " set to bits " << bits);

@@ -2,13 +2,11 @@
 // SPDX-License-Identifier: MIT
 // N-bit codes: agreement with an independent implementation of the formula, the
 // analytic error bound, every SIMD path against the reference, edge cases, bad input.
-#include <qins/quantize.hpp>
-
 #include <catch2/catch.hpp>
-
 #include <cfloat>
 #include <cstdint>
 #include <limits>
+#include <qins/quantize.hpp>
 #include <vector>
 
 #include "support.hpp"
@@ -49,9 +47,10 @@ std::vector<T> mixed_weights(std::size_t n, std::uint32_t seed) {
 
 }  // namespace
 
-TEMPLATE_PRODUCT_TEST_CASE("codes equal an independent implementation of the formula",
-                           "[quantize]", std::pair, ((std::uint8_t, float), (std::uint8_t, double),
-                                                     (std::uint16_t, float), (std::uint16_t, double))) {
+TEMPLATE_PRODUCT_TEST_CASE("codes equal an independent implementation of the formula", "[quantize]",
+                           std::pair,
+                           ((std::uint8_t, float), (std::uint8_t, double), (std::uint16_t, float),
+                            (std::uint16_t, double))) {
   using Code = typename TestType::first_type;
   using T = typename TestType::second_type;
   const auto x = mixed_weights<T>(1u << 18, 3);
@@ -60,7 +59,8 @@ TEMPLATE_PRODUCT_TEST_CASE("codes equal an independent implementation of the for
       std::vector<Code> codes(x.size());
       qins::encode_quantize(x.data(), codes.data(), x.size(), T(alpha));
       std::size_t mismatches = 0;
-      for (std::size_t i = 0; i < x.size(); ++i) mismatches += codes[i] != spec_code<Code>(x[i], T(alpha));
+      for (std::size_t i = 0; i < x.size(); ++i)
+        mismatches += codes[i] != spec_code<Code>(x[i], T(alpha));
       INFO("alpha " << alpha);
       CHECK(mismatches == 0);
     }
@@ -83,16 +83,18 @@ TEMPLATE_TEST_CASE("float codes agree with exact arithmetic except at rounding b
     const long double z = (xi < 0 ? -1.0L : 1.0L) / (1.0L + 20.0L * std::fabs(xi));
     const long double t = (z + 1.0L) * m / 2.0L;
     const bool boundary = std::fabs(t - std::floor(t) - 0.5L) < slack;
-    const long double exact = std::min(std::max(std::nearbyint(t), 0.0L), static_cast<long double>(m));
+    const long double exact =
+        std::min(std::max(std::nearbyint(t), 0.0L), static_cast<long double>(m));
     if (codes[i] != static_cast<Code>(exact)) (boundary ? near_boundary : far_mismatch)++;
   }
   INFO("mismatches within " << slack << " of a boundary: " << near_boundary);
   CHECK(far_mismatch == 0);
 }
 
-TEMPLATE_PRODUCT_TEST_CASE("quantized round trip stays within half a code step in z",
-                           "[quantize]", std::pair, ((std::uint8_t, float), (std::uint8_t, double),
-                                                     (std::uint16_t, float), (std::uint16_t, double))) {
+TEMPLATE_PRODUCT_TEST_CASE("quantized round trip stays within half a code step in z", "[quantize]",
+                           std::pair,
+                           ((std::uint8_t, float), (std::uint8_t, double), (std::uint16_t, float),
+                            (std::uint16_t, double))) {
   using Code = typename TestType::first_type;
   using T = typename TestType::second_type;
   const double m = qins::CodeTraits<Code>::max_code;
@@ -145,7 +147,8 @@ TEMPLATE_TEST_CASE("every code survives dequantize then quantize, and decodes to
       std::vector<float> x(all.size());
       qins::dequantize_decode(all.data(), x.data(), all.size(), alpha);
       std::uint64_t worst = 0;
-      for (std::uint32_t c = 0; c <= m; ++c) worst = std::max(worst, ulp_distance(x[c], spec_decoded(all[c], alpha)));
+      for (std::uint32_t c = 0; c <= m; ++c)
+        worst = std::max(worst, ulp_distance(x[c], spec_decoded(all[c], alpha)));
       INFO("alpha " << alpha);
       CHECK(worst <= 1);  // 1/alpha applied as a multiply: within 1 ulp of dividing
       CHECK(x[0] == 0.0f);
@@ -172,7 +175,8 @@ TEMPLATE_TEST_CASE("SIMD paths reproduce the reference on every tail length", "[
     ref::dequantize_decode_ref<Format>(bytes(codes_ref), 0, x_ref.data(), n, 1.0f / 25.0f);
     ref::quantize_ref<Format>(z.data(), bytes(zcodes_ref), 0, n);
     ref::dequantize_ref<Format>(bytes(zcodes_ref), 0, z_ref.data(), n);
-    const double err_ref = ref::quantization_squared_error_ref<Format>(x.data(), n, 25.0f, 1.0f / 25.0f);
+    const double err_ref =
+        ref::quantization_squared_error_ref<Format>(x.data(), n, 25.0f, 1.0f / 25.0f);
     for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
       INFO("n " << n);
       std::vector<Code> codes(n), zcodes(n);
@@ -196,7 +200,8 @@ TEMPLATE_TEST_CASE("SIMD paths reproduce the reference on every tail length", "[
       long double direct = 0, allowed = 0;
       for (std::size_t i = 0; i < n; ++i) {
         long double e = static_cast<long double>(x[i]) - back[i];
-        long double delta = (std::fabs(static_cast<long double>(back[i])) + std::fabs(e)) * FLT_EPSILON;
+        long double delta =
+            (std::fabs(static_cast<long double>(back[i])) + std::fabs(e)) * FLT_EPSILON;
         direct += e * e;
         allowed += 2 * std::fabs(e) * delta + delta * delta + 8.5L * FLT_EPSILON * e * e;
       }
@@ -210,8 +215,9 @@ TEMPLATE_TEST_CASE("zeros, denormals and extreme magnitudes quantize safely", "[
   using Code = TestType;
   const Code zero = qins::zero_code<Code>();
   const std::uint32_t m = qins::CodeTraits<Code>::max_code;
-  const std::vector<float> x = {0.0f, -0.0f, FLT_TRUE_MIN, -FLT_TRUE_MIN, FLT_MIN, -FLT_MIN,
-                                1e-38f, -1e-38f, FLT_MAX, -FLT_MAX, 1e30f, -1e30f, 1.0f, -1.0f};
+  const std::vector<float> x = {0.0f,     -0.0f,  FLT_TRUE_MIN, -FLT_TRUE_MIN, FLT_MIN,
+                                -FLT_MIN, 1e-38f, -1e-38f,      FLT_MAX,       -FLT_MAX,
+                                1e30f,    -1e30f, 1.0f,         -1.0f};
   for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
     for (float alpha : {1.0f, 1e30f, qins::dequantize_decode<Code>(Code(1), 1.0f) * 0 + 1e-3f}) {
       std::vector<float> padded(x);

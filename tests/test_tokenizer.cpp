@@ -5,11 +5,8 @@
 // The expected id sequences were produced by llama2.c's own run.c `encode(t, text, 1, 0)`
 // (karpathy/llama2.c, unmodified, linked into a throwaway harness); nothing here is
 // computed by the code under test.
-#include <qins/llama2/tokenizer.hpp>
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <qins/llama2/tokenizer.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -105,14 +103,15 @@ Bytes serialise(const Vocabulary& tokens, int max_token_length = 0) {
 // <unk>, BOS, EOS and a few characters and merges; no byte pieces.
 Vocabulary small_vocabulary() {
   return {{0.0f, "<unk>"}, {0.0f, "\n<s>\n"}, {0.0f, "\n</s>\n"}, {-1.0f, " "},
-          {-2.0f, "a"},    {-3.0f, "b"},      {-0.5f, "ab"},       {-0.25f, " ab"}};
+          {-2.0f, "a"},    {-3.0f, "b"},      {-0.5f, "ab"},      {-0.25f, " ab"}};
 }
 
 // llama2.c's layout: <unk>, BOS, EOS, the 256 byte pieces, then `rest`.
 Vocabulary with_byte_pieces(const Vocabulary& rest) {
   Vocabulary v = {{0.0f, "<unk>"}, {0.0f, "\n<s>\n"}, {0.0f, "\n</s>\n"}};
   static constexpr char hex[] = "0123456789ABCDEF";
-  for (int b = 0; b < 256; ++b) v.push_back({0.0f, std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">"});
+  for (int b = 0; b < 256; ++b)
+    v.push_back({0.0f, std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">"});
   v.insert(v.end(), rest.begin(), rest.end());
   return v;
 }
@@ -145,9 +144,9 @@ std::vector<std::string> text_pool() {
   for (char c = 'a'; c <= 'z'; ++c) pool.emplace_back(1, c);
   for (char c = 'A'; c <= 'Z'; ++c) pool.emplace_back(1, c);
   for (char c = '0'; c <= '9'; ++c) pool.emplace_back(1, c);
-  for (const char* s : {" ", " ", " ", " ", "  ", ".", ",", "!", "?", "'", "\"", "-", ":", ";", "(",
-                        ")", "<", ">", "\n", "\n", "\t", "é", "ñ", "ü", "ß", "Ω", "—", "“", "”",
-                        "’", "…", "日", "本", "語", "€", "😀", "🎉", "𝄞", "🇩"})
+  for (const char* s : {" ", " ", " ", " ", "  ", ".",  ",",  "!",  "?", "'", "\"", "-", ":",
+                        ";", "(", ")", "<", ">",  "\n", "\n", "\t", "é", "ñ", "ü",  "ß", "Ω",
+                        "—", "“", "”", "’", "…",  "日", "本", "語", "€", "😀", "🎉",  "𝄞", "🇩"})
     pool.emplace_back(s);
   return pool;
 }
@@ -220,14 +219,14 @@ TEST_CASE("tokenizer: encode gives run.c's ids on the 32000-token Llama vocabula
   CHECK(t.encode("Hello world") == ids("1 15043 3186"));
   CHECK(t.encode("Café — naïve 日本語 😀") ==
         ids("1 315 28059 813 1055 30085 345 29871 30325 30346 30968 29871 243 162 155 131"));
-  CHECK(t.encode("  two  spaces\nnewline\ttab") == ids("1 259 1023 29871 8162 13 1482 1220 12 3891"));
+  CHECK(t.encode("  two  spaces\nnewline\ttab") ==
+        ids("1 259 1023 29871 8162 13 1482 1220 12 3891"));
   CHECK(t.encode("The quick brown fox jumps over the lazy dog. 1234567890") ==
         ids("1 450 4996 17354 1701 29916 432 17204 975 278 17366 11203 29889 29871 29896 29906 "
             "29941 29946 29945 29953 29955 29947 29929 29900"));
 }
 
-TEST_CASE("tokenizer: a long paragraph gives run.c's ids on both BPE vocabularies",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: a long paragraph gives run.c's ids on both BPE vocabularies", "[tokenizer]") {
   const std::string paragraph =
       "Tom and his sister Mia went to the beach on a sunny day. They built a big sandcastle "
       "with towers, walls and a moat. A crab came out of the water and walked across the sand! "
@@ -265,7 +264,9 @@ TEST_CASE("tokenizer: stray continuation bytes and invalid UTF-8 fall back to by
   // run.c's characters: any byte plus the continuation bytes after it, at most 4 in all.
   const Case cases[] = {
       {"a\x80\x81", "1 410 100 131 132", "1 29871 100 131 132"},  // one character a\x80\x81
-      {"\x80" "abc", "1 410 131 412 430 429", "1 29871 131 10736"},
+      {"\x80"
+       "abc",
+       "1 410 131 412 430 429", "1 29871 131 10736"},
       {"\xF0\x9F\x98\x80\x80\x80x", "1 410 243 162 155 131 131 131 444",
        "1 29871 243 162 155 131 131 131 29916"},
       {"caf\xC3", "1 280 412 431 198", "1 274 2142 198"},
@@ -346,13 +347,11 @@ TEST_CASE("tokenizer: encode equals run.c's loop on random vocabularies full of 
       rest.push_back({scores[pick_score(rng)], p});  // duplicates included
     }
     const bool bytes = v % 2 == 0;
-    const Vocabulary vocab =
-        bytes ? with_byte_pieces(rest)
-              : [&] {
-                  Vocabulary w = {{0.0f, "<unk>"}, {0.0f, "\n<s>\n"}, {0.0f, "\n</s>\n"}};
-                  w.insert(w.end(), rest.begin(), rest.end());
-                  return w;
-                }();
+    const Vocabulary vocab = bytes ? with_byte_pieces(rest) : [&] {
+      Vocabulary w = {{0.0f, "<unk>"}, {0.0f, "\n<s>\n"}, {0.0f, "\n</s>\n"}};
+      w.insert(w.end(), rest.begin(), rest.end());
+      return w;
+    }();
     const Tokenizer t = parse(serialise(vocab));
     CHECK(t.has_byte_pieces() == bytes);
     for (int i = 0; i < 25; ++i) {
@@ -421,9 +420,9 @@ TEST_CASE("tokenizer: characters tok105 cannot spell become <unk>, or throw on r
     FAIL("no exception");
   } catch (const qins::Error& e) {
     CHECK(e.kind() == ErrorKind::invalid_argument);
-    CHECK_THAT(std::string(e.what()),
-               Catch::Contains("byte offset 1") && Catch::Contains("bytes 0A") &&
-                   Catch::Contains(t.source()));
+    CHECK_THAT(std::string(e.what()), Catch::Contains("byte offset 1") &&
+                                          Catch::Contains("bytes 0A") &&
+                                          Catch::Contains(t.source()));
   }
   try {
     t.encode("ab 😀", false, false, UnknownCharacters::error);
@@ -435,10 +434,10 @@ TEST_CASE("tokenizer: characters tok105 cannot spell become <unk>, or throw on r
   }
   CHECK(t.encode("hello", true, false, UnknownCharacters::error) == t.encode("hello"));
   // The <unk> of an unknown character takes no part in merges, even where its piece would.
-  const Tokenizer unk_merges = parse(serialise(
-      {{0, "a"}, {0, "<s>"}, {0, "</s>"}, {-1, " "}, {-2, "b"}, {5, "ab"}, {4, " a"}}));
+  const Tokenizer unk_merges = parse(
+      serialise({{0, "a"}, {0, "<s>"}, {0, "</s>"}, {-1, " "}, {-2, "b"}, {5, "ab"}, {4, " a"}}));
   CHECK(unk_merges.encode("\nb") == ids("1 3 0 4"));  // "\n" is unknown: no "ab" merge
-  CHECK(unk_merges.encode("ab") == ids("1 3 5"));      // the text's own "a" merges
+  CHECK(unk_merges.encode("ab") == ids("1 3 5"));     // the text's own "a" merges
   CHECK(unk_merges.encode("\nb") ==
         qins::llama2::detail::encode_reference(unk_merges, "\nb", true, false));
   // A vocabulary with byte pieces never needs <unk>.
@@ -557,17 +556,18 @@ TEST_CASE("tokenizer: printable escapes control bytes and invalid UTF-8", "[toke
   CHECK(printable("Café — 日本語 😀 𝄞") == "Café — 日本語 😀 𝄞");
   CHECK(printable(std::string("a\0b", 3)) == "a\\x00b");
   CHECK(printable("\r\x1b[31m\x7f") == "\\x0D\\x1B[31m\\x7F");
-  CHECK(printable("\x80") == "\\x80");                    // stray continuation byte
-  CHECK(printable("caf\xC3") == "caf\\xC3");              // truncated at the end
-  CHECK(printable("\xC3(") == "\\xC3(");                  // truncated in the middle
-  CHECK(printable("\xC0\xAF") == "\\xC0\\xAF");           // overlong "/"
-  CHECK(printable("\xE0\x80\xAF") == "\\xE0\\x80\\xAF");  // overlong
-  CHECK(printable("\xED\xA0\x80") == "\\xED\\xA0\\x80");  // surrogate U+D800
+  CHECK(printable("\x80") == "\\x80");                             // stray continuation byte
+  CHECK(printable("caf\xC3") == "caf\\xC3");                       // truncated at the end
+  CHECK(printable("\xC3(") == "\\xC3(");                           // truncated in the middle
+  CHECK(printable("\xC0\xAF") == "\\xC0\\xAF");                    // overlong "/"
+  CHECK(printable("\xE0\x80\xAF") == "\\xE0\\x80\\xAF");           // overlong
+  CHECK(printable("\xED\xA0\x80") == "\\xED\\xA0\\x80");           // surrogate U+D800
   CHECK(printable("\xF4\x90\x80\x80") == "\\xF4\\x90\\x80\\x80");  // above U+10FFFF
   CHECK(printable("\xF4\x8F\xBF\xBF") == "\xF4\x8F\xBF\xBF");      // U+10FFFF itself
   CHECK(printable("\xFF\xFE") == "\\xFF\\xFE");
-  CHECK(printable("\xC2\x9B" "2J") == "\\xC2\\x9B2J");  // C1 control CSI
-  CHECK(printable("\xC2\xA0") == "\xC2\xA0");           // U+00A0 is not a control
+  CHECK(printable("\xC2\x9B"
+                  "2J") == "\\xC2\\x9B2J");    // C1 control CSI
+  CHECK(printable("\xC2\xA0") == "\xC2\xA0");  // U+00A0 is not a control
   CHECK(printable("").empty());
   // Whatever decode gives, its printable form is clean of control bytes.
   std::mt19937 rng(3);
@@ -654,8 +654,7 @@ TEST_CASE("tokenizer: copies and moves stand on their own", "[tokenizer]") {
   for (const Tokenizer& t : tiny) CHECK(t.encode("ab") == ids("1 7"));
 }
 
-TEST_CASE("tokenizer: duplicate pieces are allowed and lookup gives the lowest id",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: duplicate pieces are allowed and lookup gives the lowest id", "[tokenizer]") {
   const Tokenizer t = parse(serialise({{0, "<unk>"},
                                        {0, "<s>"},
                                        {0, "</s>"},
@@ -685,8 +684,7 @@ TEST_CASE("tokenizer: a small well-formed file is accepted", "[tokenizer]") {
   CHECK(parse(serialise({{0, "<unk>"}, {0, "<s>"}, {0, "</s>"}, {0, "xyz"}}, 5)).size() == 4);
 }
 
-TEST_CASE("tokenizer: the reader rejects every malformed file, naming the problem",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: the reader rejects every malformed file, naming the problem", "[tokenizer]") {
   const Bytes valid = serialise(small_vocabulary());
   const std::string end = " (at byte offset " + std::to_string(valid.size()) + ")";
 
@@ -712,13 +710,16 @@ TEST_CASE("tokenizer: the reader rejects every malformed file, naming the proble
   SECTION("a file that ends inside a token") {
     Bytes b = valid;
     b.insert(b.end(), {0, 0});
-    require_rejected(b, "ends inside token 8" + end + ": its score field is cut short, 6 bytes missing");
+    require_rejected(
+        b, "ends inside token 8" + end + ": its score field is cut short, 6 bytes missing");
     b = valid;
     b.insert(b.end(), {0, 0, 0, 0, 1});
-    require_rejected(b, "ends inside token 8" + end + ": its length field is cut short, 3 bytes missing");
+    require_rejected(
+        b, "ends inside token 8" + end + ": its length field is cut short, 3 bytes missing");
     b = Writer{valid}.f32(-1.0f).i32(5).raw("ab").b;
-    require_rejected(b, "ends inside token 8" + end +
-                            ": its piece has byte length 5 but only 2 bytes are left, 3 bytes missing");
+    require_rejected(
+        b, "ends inside token 8" + end +
+               ": its piece has byte length 5 but only 2 bytes are left, 3 bytes missing");
     b = Writer{valid}.f32(-1.0f).i32(1).b;
     require_rejected(b, "its piece has byte length 1 but only 0 bytes are left, 1 byte missing");
   }
@@ -731,7 +732,8 @@ TEST_CASE("tokenizer: the reader rejects every malformed file, naming the proble
     require_rejected(Writer{valid}.f32(-1.0f).i32(0).raw("abc").b,
                      "token 8" + end + " has an empty piece (byte length 0)");
     // The first token too.
-    require_rejected(Writer().i32(4).f32(0).i32(0).b, "token 0 (at byte offset 4) has an empty piece");
+    require_rejected(Writer().i32(4).f32(0).i32(0).b,
+                     "token 0 (at byte offset 4) has an empty piece");
   }
   SECTION("a piece with a NUL byte") {
     require_rejected(Writer{valid}.token(-1.0f, std::string("a\0b", 3)).b,
@@ -740,11 +742,12 @@ TEST_CASE("tokenizer: the reader rejects every malformed file, naming the proble
                      "token 0 (at byte offset 4) has a NUL byte in its piece, at index 0");
   }
   SECTION("a non-finite score, by bit pattern") {
-    const std::pair<std::uint32_t, const char*> bad[] = {{0x7fc00000u, "NaN, bit pattern 0x7fc00000"},
-                                                         {0xffc00001u, "NaN, bit pattern 0xffc00001"},
-                                                         {0x7f800001u, "NaN, bit pattern 0x7f800001"},
-                                                         {0x7f800000u, "infinity, bit pattern 0x7f800000"},
-                                                         {0xff800000u, "infinity, bit pattern 0xff800000"}};
+    const std::pair<std::uint32_t, const char*> bad[] = {
+        {0x7fc00000u, "NaN, bit pattern 0x7fc00000"},
+        {0xffc00001u, "NaN, bit pattern 0xffc00001"},
+        {0x7f800001u, "NaN, bit pattern 0x7f800001"},
+        {0x7f800000u, "infinity, bit pattern 0x7f800000"},
+        {0xff800000u, "infinity, bit pattern 0xff800000"}};
     for (const auto& [bits, what] : bad) {
       const Bytes b = Writer{valid}.u32(bits).i32(1).raw("z").b;
       require_rejected(b, "token 8" + end + " has a non-finite score (" + std::string(what) + ")");
@@ -757,7 +760,8 @@ TEST_CASE("tokenizer: the reader rejects every malformed file, naming the proble
   }
   SECTION("fewer than 3 tokens") {
     require_rejected(Writer().i32(5).token(0, "<unk>").b, "the file holds 1 token;");
-    require_rejected(Writer().i32(5).token(0, "<unk>").token(0, "<s>").b, "the file holds 2 tokens;");
+    require_rejected(Writer().i32(5).token(0, "<unk>").token(0, "<s>").b,
+                     "the file holds 2 tokens;");
   }
   SECTION("more tokens than limits::vocab_size") {
     const int cap = qins::llama2::limits::vocab_size;
@@ -841,7 +845,8 @@ TEST_CASE("tokenizer: read_tokenizer reports paths it cannot read as io_failure"
       FAIL("no exception");
     } catch (const qins::Error& e) {
       CHECK(e.kind() == ErrorKind::io_failure);
-      CHECK_THAT(std::string(e.what()), Catch::Contains("'" + path + "'") && Catch::Contains(fragment));
+      CHECK_THAT(std::string(e.what()),
+                 Catch::Contains("'" + path + "'") && Catch::Contains(fragment));
     }
   };
   require_io(models_dir() + "/no_such_tokenizer.bin", "no such file");
@@ -888,7 +893,8 @@ TEST_CASE("tokenizer: check_vocabulary against the real models' vocabulary sizes
     } catch (const qins::Error& e) {
       CHECK(e.kind() == ErrorKind::size_mismatch);
       CHECK_THAT(std::string(e.what()),
-                 Catch::Contains(t->source()) && Catch::Contains(std::to_string(t->size()) + " tokens") &&
+                 Catch::Contains(t->source()) &&
+                     Catch::Contains(std::to_string(t->size()) + " tokens") &&
                      Catch::Contains("model 'model.bin' has a vocabulary of " + std::to_string(v)));
     }
   }

@@ -1,8 +1,9 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
 // qins_validate: what QINS does to real trained models, in numbers and in the text they write.
-#include <CLI/CLI.hpp>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -12,8 +13,6 @@
 #include <system_error>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
 
 #include "report.hpp"
 #include "validation.hpp"
@@ -29,24 +28,32 @@ int main(int argc, char** argv) {
   std::string plot_dir;
 
   CLI::App app{
-      "Converts every linear layer of llama2.c models with each QINS configuration and with the formats it is "
-      "compared with (float16, bfloat16, int8 absmax per row, llama.cpp's Q8_0), then reports memory, weight "
-      "error, how far the next-token distributions move from float32 (KL divergence, top-1 agreement, "
-      "cross-entropy, teacher-forced on sequences the float32 model wrote) and the text each configuration "
+      "Converts every linear layer of llama2.c models with each QINS configuration and with the "
+      "formats it is "
+      "compared with (float16, bfloat16, int8 absmax per row, llama.cpp's Q8_0), then reports "
+      "memory, weight "
+      "error, how far the next-token distributions move from float32 (KL divergence, top-1 "
+      "agreement, "
+      "cross-entropy, teacher-forced on sequences the float32 model wrote) and the text each "
+      "configuration "
       "writes next to float32's.",
       "qins_validate"};
   app.add_option("models", options.models,
-                 "llama2.c checkpoints (default: $QINS_MODEL, else stories260K.bin and babyllama105.bin from " +
+                 "llama2.c checkpoints (default: $QINS_MODEL, else stories260K.bin and "
+                 "babyllama105.bin from " +
                      std::string(QINS_DEFAULT_MODELS_DIR) + ")")
       ->check(CLI::ExistingFile);
-  app.add_option("--tokenizer", options.tokenizer,
-                 "tokenizer.bin (llama2.c layout) for every model; default: the one beside each model "
-                 "(tokenizer.bin, tok<V>.bin or tokenizer<V>.bin with V its vocabulary size); without one, text "
-                 "is shown as token ids")
+  app.add_option(
+         "--tokenizer", options.tokenizer,
+         "tokenizer.bin (llama2.c layout) for every model; default: the one beside each model "
+         "(tokenizer.bin, tok<V>.bin or tokenizer<V>.bin with V its vocabulary size); without one, "
+         "text "
+         "is shown as token ids")
       ->check(CLI::ExistingFile);
   app.add_option("--prompt", options.prompt,
                  "continue this text instead of starting from BOS (needs a tokenizer)");
-  app.add_option("--tokens", options.tokens, "new tokens per reference sequence, capped by each model's context")
+  app.add_option("--tokens", options.tokens,
+                 "new tokens per reference sequence, capped by each model's context")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--samples", options.samples, "reference sequences sampled at temperature 1")
@@ -54,10 +61,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 64));
   app.add_option("--seed", options.seed, "seed of the first sampled sequence (then seed + 1, ...)")
       ->capture_default_str();
-  app.add_option("--threads", options.threads, "configurations measured at once (default: the cores)")
+  app.add_option("--threads", options.threads,
+                 "configurations measured at once (default: the cores)")
       ->check(CLI::Range(1, 256));
   app.add_flag("--json", json, "print the report as JSON (schema in README.md) instead of text");
-  app.add_option("--plot", plot_dir, "write qins_error_vs_bits.svg and qins_kl_vs_bits.svg into this folder");
+  app.add_option("--plot", plot_dir,
+                 "write qins_error_vs_bits.svg and qins_kl_vs_bits.svg into this folder");
 
   try {
     app.parse(argc, argv);
@@ -81,8 +90,8 @@ int main(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::create_directories(plot_dir, ec);
     if (ec || !std::filesystem::is_directory(plot_dir)) {
-      std::fprintf(stderr, "qins_validate: --plot '%s': cannot create the folder (%s)\n", plot_dir.c_str(),
-                   ec ? ec.message().c_str() : "not a folder");
+      std::fprintf(stderr, "qins_validate: --plot '%s': cannot create the folder (%s)\n",
+                   plot_dir.c_str(), ec ? ec.message().c_str() : "not a folder");
       return 2;
     }
   }
@@ -93,14 +102,17 @@ int main(int argc, char** argv) {
     const bool progress = isatty(fileno(stderr));
     std::vector<qins_tools::ModelReport> reports;
     for (const std::string& model : options.models) {
-      if (progress) std::fprintf(stderr, "%s: %zu configurations...\n", model.c_str(), schemes.size());
+      if (progress)
+        std::fprintf(stderr, "%s: %zu configurations...\n", model.c_str(), schemes.size());
       reports.push_back(qins_tools::validate_model(model, options, schemes, pool));
     }
     const auto synthetic = qins_tools::synthetic_comparison(schemes);
     if (json) {
       std::printf("%s\n", qins_tools::to_json(reports, synthetic).dump(1).c_str());
     } else {
-      std::printf("QINS validation: every linear layer of each model in each configuration, against float32\n");
+      std::printf(
+          "QINS validation: every linear layer of each model in each configuration, against "
+          "float32\n");
       for (const auto& m : reports) qins_tools::print_model(stdout, m);
       qins_tools::print_synthetic(stdout, synthetic);
       qins_tools::print_verdicts(stdout);

@@ -3,12 +3,11 @@
 // The validation report as text for a person, as JSON for a program, and as SVG plots.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -82,10 +81,11 @@ inline std::string wrap(const std::string& text, std::size_t width, const std::s
 inline std::string text_against_reference(const ModelReport& m, const SchemeResult& r) {
   const auto& g = r.greedy;
   if (g.first_divergence < 0)
-    return "identical to float32 (" + std::to_string(g.token_match) + " of " + std::to_string(g.tokens) +
-           " tokens)\n";
+    return "identical to float32 (" + std::to_string(g.token_match) + " of " +
+           std::to_string(g.tokens) + " tokens)\n";
   const std::size_t k = static_cast<std::size_t>(g.first_divergence);
-  const std::vector<int> same(g.generated.begin(), g.generated.begin() + std::min(k, g.generated.size()));
+  const std::vector<int> same(g.generated.begin(),
+                              g.generated.begin() + std::min(k, g.generated.size()));
   const std::string before = llama2::printable(m.text(same));
   std::string first = "(end)", after;
   if (k < g.generated.size()) {
@@ -96,43 +96,56 @@ inline std::string text_against_reference(const ModelReport& m, const SchemeResu
     after = llama2::printable(m.text(g.generated).substr(with.size()));
   }
   const std::size_t lead = 60, chars = detail::utf8_length(before);
-  const std::string context = chars > lead ? "…" + before.substr(detail::utf8_prefix(before, chars - lead)) : before;
-  std::string head = "float32's first " + std::to_string(k) + " tokens, then " + std::to_string(g.token_match - k) +
-                     " of the remaining " + std::to_string(g.tokens - k) + " in place:\n";
+  const std::string context =
+      chars > lead ? "…" + before.substr(detail::utf8_prefix(before, chars - lead)) : before;
+  std::string head = "float32's first " + std::to_string(k) + " tokens, then " +
+                     std::to_string(g.token_match - k) + " of the remaining " +
+                     std::to_string(g.tokens - k) + " in place:\n";
   if (!m.tokenizer) return head + detail::wrap(context + " [" + first + "] " + after, 96, "    ");
   return head + detail::wrap(context + "⟦" + first + "⟧" + after, 96, "    ");
 }
 
 inline void print_model(std::FILE* out, const ModelReport& m) {
   const auto& c = m.config;
-  std::fprintf(out, "\n== %s: dim %d, %d layers, %d heads (%d kv), vocabulary %d, context %d; %zu linear weights ==\n",
-               m.name.c_str(), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len, m.linear_weights);
-  std::fprintf(out, "measured in %.2f s; tokenizer: %s\n", m.seconds, m.tokenizer ? m.tokenizer_path.c_str() : "none found (text shown as token ids)");
-  std::fprintf(out, "reference: float32 on %zu positions of %zu sequences:", m.reference.positions(),
+  std::fprintf(out,
+               "\n== %s: dim %d, %d layers, %d heads (%d kv), vocabulary %d, context %d; %zu "
+               "linear weights ==\n",
+               m.name.c_str(), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len,
+               m.linear_weights);
+  std::fprintf(out, "measured in %.2f s; tokenizer: %s\n", m.seconds,
+               m.tokenizer ? m.tokenizer_path.c_str() : "none found (text shown as token ids)");
+  std::fprintf(out,
+               "reference: float32 on %zu positions of %zu sequences:", m.reference.positions(),
                m.reference.sequences.size());
   for (std::size_t i = 0; i < m.reference.sequences.size(); ++i)
     std::fprintf(out, "%s %s (%zu)", i ? ";" : "", m.reference.sequences[i].label.c_str(),
                  m.reference.sequences[i].targets().size());
   std::fprintf(out, "\n");
   for (const auto& note : m.notes) std::fprintf(out, "note: %s\n", note.c_str());
-  std::fprintf(out, "\n%-31s %6s %8s %6s %10s %8s %17s %8s %6s %18s %7s  %s\n", "configuration", "bits/w", "bytes",
-               "ratio", "weight err", "no-q err", "mean KL (s.e.)", "p99 KL", "top-1", "dCE nats (s.e.)", "greedy",
-               "verdict");
+  std::fprintf(out, "\n%-31s %6s %8s %6s %10s %8s %17s %8s %6s %18s %7s  %s\n", "configuration",
+               "bits/w", "bytes", "ratio", "weight err", "no-q err", "mean KL (s.e.)", "p99 KL",
+               "top-1", "dCE nats (s.e.)", "greedy", "verdict");
   for (const SchemeResult& r : m.results) {
     const auto& d = r.distributions;
     const std::string kl = detail::kl(d.mean_kld) + " (" + detail::kl(d.kld_stderr) + ")";
-    const std::string greedy = std::to_string(r.greedy.token_match) + "/" + std::to_string(r.greedy.tokens);
-    const std::string dce = detail::format("%+.1e", d.delta_ce) + " (" + detail::format("%.0e", d.delta_ce_stderr) + ")";
-    std::fprintf(out, "%-31s %6.2f %8zu %5.2fx %10s %8s %17s %8s %6.3f %18s %7s  %s\n", r.scheme->name.c_str(),
-                 r.bits_per_weight(), r.weight_bytes, r.compression(), detail::relative(r.rel_rmse).c_str(),
-                 detail::relative(r.rel_rmse_no_quant).c_str(), kl.c_str(), detail::kl(d.kld_p99).c_str(),
-                 d.top1_agreement, dce.c_str(), greedy.c_str(), llama2::to_string(r.fidelity()));
+    const std::string greedy =
+        std::to_string(r.greedy.token_match) + "/" + std::to_string(r.greedy.tokens);
+    const std::string dce = detail::format("%+.1e", d.delta_ce) + " (" +
+                            detail::format("%.0e", d.delta_ce_stderr) + ")";
+    std::fprintf(out, "%-31s %6.2f %8zu %5.2fx %10s %8s %17s %8s %6.3f %18s %7s  %s\n",
+                 r.scheme->name.c_str(), r.bits_per_weight(), r.weight_bytes, r.compression(),
+                 detail::relative(r.rel_rmse).c_str(),
+                 detail::relative(r.rel_rmse_no_quant).c_str(), kl.c_str(),
+                 detail::kl(d.kld_p99).c_str(), d.top1_agreement, dce.c_str(), greedy.c_str(),
+                 llama2::to_string(r.fidelity()));
   }
   for (const SchemeResult& r : m.results)
-    for (const auto& note : r.notes) std::fprintf(out, "  %s: %s\n", r.scheme->name.c_str(), note.c_str());
+    for (const auto& note : r.notes)
+      std::fprintf(out, "  %s: %s\n", r.scheme->name.c_str(), note.c_str());
 
   // QINS against linear int8 with the same scale layout, in words.
-  auto find = [&](bool qins, llama2::BaselineFormat format, qins::AlphaGranularity g) -> const SchemeResult* {
+  auto find = [&](bool qins, llama2::BaselineFormat format,
+                  qins::AlphaGranularity g) -> const SchemeResult* {
     for (const SchemeResult& r : m.results)
       if (r.scheme->bits == 8 && r.scheme->qins == qins &&
           (qins ? r.scheme->options.granularity == g : r.scheme->baseline == format))
@@ -140,27 +153,35 @@ inline void print_model(std::FILE* out, const ModelReport& m) {
     return nullptr;
   };
   const std::pair<const SchemeResult*, const SchemeResult*> pairs[] = {
-      {find(true, {}, qins::AlphaGranularity::per_row), find(false, llama2::BaselineFormat::int8_per_row, {})},
-      {find(true, {}, qins::AlphaGranularity::per_group), find(false, llama2::BaselineFormat::q8_0, {})}};
+      {find(true, {}, qins::AlphaGranularity::per_row),
+       find(false, llama2::BaselineFormat::int8_per_row, {})},
+      {find(true, {}, qins::AlphaGranularity::per_group),
+       find(false, llama2::BaselineFormat::q8_0, {})}};
   for (const auto& [a, b] : pairs) {
     if (!a || !b) continue;
     const double ka = a->distributions.mean_kld, kb = b->distributions.mean_kld;
-    std::fprintf(out, "%s (%.2f bits/w) against %s (%.2f bits/w): mean KL %s against %s, %s is %.1fx lower\n",
-                 a->scheme->name.c_str(), a->bits_per_weight(), b->scheme->name.c_str(), b->bits_per_weight(),
-                 detail::kl(ka).c_str(), detail::kl(kb).c_str(), ka < kb ? "QINS's" : "linear int8's",
-                 ka < kb ? kb / ka : ka / kb);
+    std::fprintf(
+        out,
+        "%s (%.2f bits/w) against %s (%.2f bits/w): mean KL %s against %s, %s is %.1fx lower\n",
+        a->scheme->name.c_str(), a->bits_per_weight(), b->scheme->name.c_str(),
+        b->bits_per_weight(), detail::kl(ka).c_str(), detail::kl(kb).c_str(),
+        ka < kb ? "QINS's" : "linear int8's", ka < kb ? kb / ka : ka / kb);
   }
 
   const auto& ref = m.greedy_reference();
-  std::fprintf(out, "\nText, %s (%zu tokens); ⟦ ⟧ marks the first token that differs from float32:\nfloat32:\n%s",
-               ref.label.c_str(), ref.continuation.size(),
-               detail::wrap(llama2::printable(m.text(ref.continuation)), 96, "    ").c_str());
+  std::fprintf(
+      out,
+      "\nText, %s (%zu tokens); ⟦ ⟧ marks the first token that differs from float32:\nfloat32:\n%s",
+      ref.label.c_str(), ref.continuation.size(),
+      detail::wrap(llama2::printable(m.text(ref.continuation)), 96, "    ").c_str());
   for (const SchemeResult& r : m.results)
     std::fprintf(out, "%s: %s", r.scheme->name.c_str(), text_against_reference(m, r).c_str());
 }
 
 inline void print_synthetic(std::FILE* out, const std::vector<SyntheticRow>& rows) {
-  std::fprintf(out, "\n== Where QINS's companding pays off: relative RMS error of 512 x 512 synthetic layers ==\n");
+  std::fprintf(out,
+               "\n== Where QINS's companding pays off: relative RMS error of 512 x 512 synthetic "
+               "layers ==\n");
   if (rows.empty()) return;
   std::fprintf(out, "%-34s", "weights");
   for (const auto& e : rows.front().errors) std::fprintf(out, " %11s", e.first->label.c_str());
@@ -174,11 +195,15 @@ inline void print_synthetic(std::FILE* out, const std::vector<SyntheticRow>& row
 
 inline void print_verdicts(std::FILE* out) {
   std::fprintf(out,
-               "\nverdict, from the mean KL divergence per token: indistinguishable < 1e-4 <= near-lossless < 1e-3 "
+               "\nverdict, from the mean KL divergence per token: indistinguishable < 1e-4 <= "
+               "near-lossless < 1e-3 "
                "<= small loss < 1e-2 <= large loss < 1e-1 <= broken.\n"
-               "weight err: relative RMS error of all linear weights; no-q err: the same alphas without rounding "
-               "to codes; KL, top-1 (same most likely token)\nand dCE (cross-entropy added, nats per token) are "
-               "teacher-forced on float32's sequences; greedy: tokens of float32's greedy text kept in place.\n");
+               "weight err: relative RMS error of all linear weights; no-q err: the same alphas "
+               "without rounding "
+               "to codes; KL, top-1 (same most likely token)\nand dCE (cross-entropy added, nats "
+               "per token) are "
+               "teacher-forced on float32's sequences; greedy: tokens of float32's greedy text "
+               "kept in place.\n");
 }
 
 // ---- JSON ----
@@ -204,50 +229,56 @@ inline nlohmann::ordered_json to_json(const ModelReport& m) {
   j["positions"] = m.reference.positions();
   j["sequences"] = ordered_json::array();
   for (const auto& s : m.reference.sequences)
-    j["sequences"].push_back({{"label", s.label}, {"prompt", s.prompt}, {"continuation", s.continuation}});
+    j["sequences"].push_back(
+        {{"label", s.label}, {"prompt", s.prompt}, {"continuation", s.continuation}});
   j["notes"] = m.notes;
   j["seconds"] = m.seconds;
   j["configs"] = ordered_json::array();
   for (const SchemeResult& r : m.results) {
     const auto& d = r.distributions;
     const auto& g = r.greedy;
-    ordered_json c = {{"name", r.scheme->name},
-                      {"qins", r.scheme->qins},
-                      {"bits", r.scheme->bits},
-                      {"alpha", r.scheme->alpha},
-                      {"weight_bytes", r.weight_bytes},
-                      {"fp32_bytes", r.fp32_bytes},
-                      {"compression", r.compression()},
-                      {"bits_per_weight", r.bits_per_weight()},
-                      {"rel_rmse", r.rel_rmse},
-                      {"rel_rmse_no_quant", r.scheme->qins ? ordered_json(r.rel_rmse_no_quant) : ordered_json(nullptr)},
-                      {"token_match", g.token_match},
-                      {"token_match_15", [&] {
-                         std::size_t n = 0;
-                         for (std::size_t i = 0; i < std::min<std::size_t>(15, g.tokens); ++i)
-                           n += i < g.generated.size() && g.generated[i] == ref.continuation[i];
-                         return n;
-                       }()},
-                      {"first_divergence", g.first_divergence < 0 ? ordered_json(nullptr) : ordered_json(g.first_divergence)},
-                      {"top1_agreement", d.top1_agreement},
-                      {"mean_kld", d.mean_kld},
-                      {"kld_stderr", d.kld_stderr},
-                      {"kld_p99", d.kld_p99},
-                      {"kld_max", d.kld_max},
-                      {"delta_ce", d.delta_ce},
-                      {"delta_ce_stderr", d.delta_ce_stderr},
-                      {"reference_ce", d.reference_ce},
-                      {"positions", d.positions},
-                      {"verdict", llama2::to_string(r.fidelity())},
-                      {"generated", g.generated},
-                      {"text", m.text(g.generated)},
-                      {"notes", r.notes}};
+    ordered_json c = {
+        {"name", r.scheme->name},
+        {"qins", r.scheme->qins},
+        {"bits", r.scheme->bits},
+        {"alpha", r.scheme->alpha},
+        {"weight_bytes", r.weight_bytes},
+        {"fp32_bytes", r.fp32_bytes},
+        {"compression", r.compression()},
+        {"bits_per_weight", r.bits_per_weight()},
+        {"rel_rmse", r.rel_rmse},
+        {"rel_rmse_no_quant",
+         r.scheme->qins ? ordered_json(r.rel_rmse_no_quant) : ordered_json(nullptr)},
+        {"token_match", g.token_match},
+        {"token_match_15",
+         [&] {
+           std::size_t n = 0;
+           for (std::size_t i = 0; i < std::min<std::size_t>(15, g.tokens); ++i)
+             n += i < g.generated.size() && g.generated[i] == ref.continuation[i];
+           return n;
+         }()},
+        {"first_divergence",
+         g.first_divergence < 0 ? ordered_json(nullptr) : ordered_json(g.first_divergence)},
+        {"top1_agreement", d.top1_agreement},
+        {"mean_kld", d.mean_kld},
+        {"kld_stderr", d.kld_stderr},
+        {"kld_p99", d.kld_p99},
+        {"kld_max", d.kld_max},
+        {"delta_ce", d.delta_ce},
+        {"delta_ce_stderr", d.delta_ce_stderr},
+        {"reference_ce", d.reference_ce},
+        {"positions", d.positions},
+        {"verdict", llama2::to_string(r.fidelity())},
+        {"generated", g.generated},
+        {"text", m.text(g.generated)},
+        {"notes", r.notes}};
     j["configs"].push_back(std::move(c));
   }
   return j;
 }
 
-inline nlohmann::ordered_json to_json(const std::vector<ModelReport>& models, const std::vector<SyntheticRow>& synthetic) {
+inline nlohmann::ordered_json to_json(const std::vector<ModelReport>& models,
+                                      const std::vector<SyntheticRow>& synthetic) {
   nlohmann::ordered_json j;
   j["schema"] = "qins-validate 2";
   j["thresholds"] = {{"indistinguishable", llama2::kFidelityThresholds[0]},
@@ -273,20 +304,32 @@ inline std::string xml_escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
 }
 
 /// One point per (model, configuration): y on a log axis from `floor` up, x in bits per weight.
-inline void write_plot(const std::string& path, const std::vector<ModelReport>& models, const std::string& title,
-                       const std::string& y_label, double floor, double (*value)(const SchemeResult&)) {
+inline void write_plot(const std::string& path, const std::vector<ModelReport>& models,
+                       const std::string& title, const std::string& y_label, double floor,
+                       double (*value)(const SchemeResult&)) {
   std::ofstream svg(path);
   if (!svg) throw qins::Error(qins::ErrorKind::io_failure, "cannot write '" + path + "'");
   // Bits per weight on a log axis: the 8-bit formats, which differ by fractions of a bit
@@ -302,57 +345,66 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
     }
   if (hi <= 0) lo = floor, hi = 1;
   const double y0 = std::floor(std::log10(lo)), y1 = std::max(std::ceil(std::log10(hi)), y0 + 1);
-  auto px = [&](double bits) { return left + (std::log2(bits) - x0) / (x1 - x0) * (W - left - right); };
-  auto py = [&](double v) { return top + (y1 - std::log10(std::max(v, floor))) / (y1 - y0) * (H - top - bottom); };
+  auto px = [&](double bits) {
+    return left + (std::log2(bits) - x0) / (x1 - x0) * (W - left - right);
+  };
+  auto py = [&](double v) {
+    return top + (y1 - std::log10(std::max(v, floor))) / (y1 - y0) * (H - top - bottom);
+  };
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
-      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  svg << "<text x='" << (left + W - right) / 2 << "' y='24' text-anchor='middle' font-size='15'>" << xml_escape(title)
-      << "</text>\n";
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
+         "fill='white'/>\n";
+  svg << "<text x='" << (left + W - right) / 2 << "' y='24' text-anchor='middle' font-size='15'>"
+      << xml_escape(title) << "</text>\n";
   for (double d = y0; d <= y1; d += 1) {
-    svg << "<line x1='" << left << "' x2='" << W - right << "' y1='" << py(std::pow(10, d)) << "' y2='"
-        << py(std::pow(10, d)) << "' stroke='#ddd'/>\n<text x='" << left - 8 << "' y='" << py(std::pow(10, d)) + 4
-        << "' text-anchor='end'>1e" << int(d) << "</text>\n";
+    svg << "<line x1='" << left << "' x2='" << W - right << "' y1='" << py(std::pow(10, d))
+        << "' y2='" << py(std::pow(10, d)) << "' stroke='#ddd'/>\n<text x='" << left - 8 << "' y='"
+        << py(std::pow(10, d)) + 4 << "' text-anchor='end'>1e" << int(d) << "</text>\n";
   }
   for (int b : {8, 10, 12, 16, 24, 32}) {
     svg << "<line x1='" << px(b) << "' x2='" << px(b) << "' y1='" << top << "' y2='" << H - bottom
-        << "' stroke='#eee'/>\n<text x='" << px(b) << "' y='" << H - bottom + 18 << "' text-anchor='middle'>" << b
-        << "</text>\n";
+        << "' stroke='#eee'/>\n<text x='" << px(b) << "' y='" << H - bottom + 18
+        << "' text-anchor='middle'>" << b << "</text>\n";
   }
   svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 35
       << "' text-anchor='middle'>bits per weight (codes + scales), log scale</text>\n";
-  svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 15 << "' text-anchor='middle' font-size='10'>"
-      << "values below " << xml_escape(format("%.0e", floor)) << " are drawn on the bottom line</text>\n";
-  svg << "<text transform='translate(22," << (top + H - bottom) / 2 << ") rotate(-90)' text-anchor='middle'>"
-      << xml_escape(y_label) << "</text>\n";
+  svg << "<text x='" << (left + W - right) / 2 << "' y='" << H - 15
+      << "' text-anchor='middle' font-size='10'>"
+      << "values below " << xml_escape(format("%.0e", floor))
+      << " are drawn on the bottom line</text>\n";
+  svg << "<text transform='translate(22," << (top + H - bottom) / 2
+      << ") rotate(-90)' text-anchor='middle'>" << xml_escape(y_label) << "</text>\n";
   static const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
                                   "#e6ab02", "#a6761d", "#666666", "#1f78b4", "#b2182b"};
-  auto marker = [&](std::size_t model, double cx, double cy, const char* colour, const std::string& attrs) {
+  auto marker = [&](std::size_t model, double cx, double cy, const char* colour,
+                    const std::string& attrs) {
     std::ostringstream o;
     if (model % 2 == 0)
-      o << "<circle" << attrs << " cx='" << cx << "' cy='" << cy << "' r='6' fill='" << colour << "'/>\n";
+      o << "<circle" << attrs << " cx='" << cx << "' cy='" << cy << "' r='6' fill='" << colour
+        << "'/>\n";
     else
-      o << "<rect" << attrs << " x='" << cx - 5.5 << "' y='" << cy - 5.5 << "' width='11' height='11' fill='none' stroke='"
-        << colour << "' stroke-width='2'/>\n";
+      o << "<rect" << attrs << " x='" << cx - 5.5 << "' y='" << cy - 5.5
+        << "' width='11' height='11' fill='none' stroke='" << colour << "' stroke-width='2'/>\n";
     return o.str();
   };
   for (std::size_t mi = 0; mi < models.size(); ++mi)
     for (std::size_t i = 0; i < models[mi].results.size(); ++i) {
       const SchemeResult& r = models[mi].results[i];
       svg << marker(mi, px(r.bits_per_weight()), py(value(r)), colours[i % 10],
-                    " class='point' data-model='" + xml_escape(models[mi].name) + "' data-config='" +
-                        xml_escape(r.scheme->name) + "'");
+                    " class='point' data-model='" + xml_escape(models[mi].name) +
+                        "' data-config='" + xml_escape(r.scheme->name) + "'");
     }
   // Legend: one colour per configuration, one marker per model.
   double ly = top;
   if (!models.empty())
     for (std::size_t i = 0; i < models.front().results.size(); ++i, ly += 18)
-      svg << "<circle cx='" << W - right + 20 << "' cy='" << ly << "' r='5' fill='" << colours[i % 10] << "'/>\n<text x='"
-          << W - right + 32 << "' y='" << ly + 4 << "'>" << xml_escape(models.front().results[i].scheme->name)
-          << "</text>\n";
+      svg << "<circle cx='" << W - right + 20 << "' cy='" << ly << "' r='5' fill='"
+          << colours[i % 10] << "'/>\n<text x='" << W - right + 32 << "' y='" << ly + 4 << "'>"
+          << xml_escape(models.front().results[i].scheme->name) << "</text>\n";
   ly += 10;
   for (std::size_t mi = 0; mi < models.size(); ++mi, ly += 18)
-    svg << marker(mi, W - right + 20, ly, "#333", "") << "<text x='" << W - right + 32 << "' y='" << ly + 4 << "'>"
-        << xml_escape(models[mi].name) << "</text>\n";
+    svg << marker(mi, W - right + 20, ly, "#333", "") << "<text x='" << W - right + 32 << "' y='"
+        << ly + 4 << "'>" << xml_escape(models[mi].name) << "</text>\n";
   svg << "</svg>\n";
   if (!svg) throw qins::Error(qins::ErrorKind::io_failure, "cannot write '" + path + "'");
 }
@@ -360,10 +412,13 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
 }  // namespace detail
 
 /// Writes DIR/qins_error_vs_bits.svg and DIR/qins_kl_vs_bits.svg; returns their paths.
-inline std::vector<std::string> write_plots(const std::string& dir, const std::vector<ModelReport>& models) {
-  const std::string error_path = dir + "/qins_error_vs_bits.svg", kl_path = dir + "/qins_kl_vs_bits.svg";
-  detail::write_plot(error_path, models, "Weight error against bits per weight", "relative RMS error of the weights",
-                     1e-8, [](const SchemeResult& r) { return r.rel_rmse; });
+inline std::vector<std::string> write_plots(const std::string& dir,
+                                            const std::vector<ModelReport>& models) {
+  const std::string error_path = dir + "/qins_error_vs_bits.svg",
+                    kl_path = dir + "/qins_kl_vs_bits.svg";
+  detail::write_plot(error_path, models, "Weight error against bits per weight",
+                     "relative RMS error of the weights", 1e-8,
+                     [](const SchemeResult& r) { return r.rel_rmse; });
   detail::write_plot(kl_path, models, "Mean KL divergence from float32 against bits per weight",
                      "mean KL divergence per token (nats)", 1e-9,
                      [](const SchemeResult& r) { return r.distributions.mean_kld; });

@@ -5,14 +5,6 @@
 // weight error, next-token distributions and the text the model writes.
 #pragma once
 
-#include <qins/linear.hpp>
-#include <qins/llama2/baselines.hpp>
-#include <qins/llama2/checkpoint.hpp>
-#include <qins/llama2/convert.hpp>
-#include <qins/llama2/evaluate.hpp>
-#include <qins/llama2/tokenizer.hpp>
-#include <qins/thread_pool.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,6 +14,13 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <qins/linear.hpp>
+#include <qins/llama2/baselines.hpp>
+#include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/convert.hpp>
+#include <qins/llama2/evaluate.hpp>
+#include <qins/llama2/tokenizer.hpp>
+#include <qins/thread_pool.hpp>
 #include <random>
 #include <string>
 #include <utility>
@@ -40,7 +39,7 @@ struct Scheme {
   int bits = 32;      ///< bits of one stored code, before scales
   std::string alpha;  ///< how the scale is chosen: "1", "per row", "absmax per 32", ...
   bool qins = true;
-  qins::LinearOptions options;  ///< QINS
+  qins::LinearOptions options;                                        ///< QINS
   llama2::BaselineFormat baseline = llama2::BaselineFormat::float16;  ///< not QINS
 };
 
@@ -62,7 +61,8 @@ inline std::vector<Scheme> default_schemes() {
     s.options.group_size = 32;
     return s;
   };
-  auto b = [](std::string name, std::string label, llama2::BaselineFormat f, int bits, std::string alpha) {
+  auto b = [](std::string name, std::string label, llama2::BaselineFormat f, int bits,
+              std::string alpha) {
     Scheme s;
     s.name = std::move(name);
     s.label = std::move(label);
@@ -72,19 +72,23 @@ inline std::vector<Scheme> default_schemes() {
     s.baseline = f;
     return s;
   };
-  return {q("float codec, no quantization", "QINS float", CodeType::uint8, false, AlphaGranularity::fixed, "1"),
+  return {q("float codec, no quantization", "QINS float", CodeType::uint8, false,
+            AlphaGranularity::fixed, "1"),
           q("uint8, alpha = 1", "QINS a=1", CodeType::uint8, true, AlphaGranularity::fixed, "1"),
-          q("uint8, alpha per tensor", "QINS tensor", CodeType::uint8, true, AlphaGranularity::per_tensor,
-            "per tensor"),
-          q("uint8, alpha per row", "QINS row", CodeType::uint8, true, AlphaGranularity::per_row, "per row"),
-          q("uint8, alpha per group of 32", "QINS g32", CodeType::uint8, true, AlphaGranularity::per_group,
-            "per group of 32"),
-          q("uint16, alpha per row", "QINS u16", CodeType::uint16, true, AlphaGranularity::per_row, "per row"),
+          q("uint8, alpha per tensor", "QINS tensor", CodeType::uint8, true,
+            AlphaGranularity::per_tensor, "per tensor"),
+          q("uint8, alpha per row", "QINS row", CodeType::uint8, true, AlphaGranularity::per_row,
+            "per row"),
+          q("uint8, alpha per group of 32", "QINS g32", CodeType::uint8, true,
+            AlphaGranularity::per_group, "per group of 32"),
+          q("uint16, alpha per row", "QINS u16", CodeType::uint16, true, AlphaGranularity::per_row,
+            "per row"),
           b("float16 (not QINS)", "float16", llama2::BaselineFormat::float16, 16, "none"),
           b("bfloat16 (not QINS)", "bfloat16", llama2::BaselineFormat::bfloat16, 16, "none"),
           b("int8 absmax per row (not QINS)", "int8 row", llama2::BaselineFormat::int8_per_row, 8,
             "absmax per row"),
-          b("Q8_0, llama.cpp (not QINS)", "Q8_0", llama2::BaselineFormat::q8_0, 8, "absmax per 32, float16")};
+          b("Q8_0, llama.cpp (not QINS)", "Q8_0", llama2::BaselineFormat::q8_0, 8,
+            "absmax per 32, float16")};
 }
 
 /// A layer in a scheme's format, with what it cost and how far it is from the weights.
@@ -96,14 +100,15 @@ struct ConvertedLayer {
   std::string note;
 };
 
-inline ConvertedLayer convert_layer(const Scheme& s, const std::string& name, const float* w, std::size_t rows,
-                                    std::size_t cols) {
+inline ConvertedLayer convert_layer(const Scheme& s, const std::string& name, const float* w,
+                                    std::size_t rows, std::size_t cols) {
   ConvertedLayer out;
   if (s.qins) {
     auto c = llama2::convert_layer(name, w, rows, cols, s.options);
     qins::LinearOptions unquantized = s.options;
     unquantized.quantize = false;
-    out.codec_squared_error = llama2::convert_layer(name, w, rows, cols, unquantized).report.squared_error;
+    out.codec_squared_error =
+        llama2::convert_layer(name, w, rows, cols, unquantized).report.squared_error;
     out.bytes = c.report.bytes;
     out.squared_error = c.report.squared_error;
     out.squared_norm = c.report.squared_norm;
@@ -131,11 +136,11 @@ inline ConvertedLayer convert_layer(const Scheme& s, const std::string& name, co
 
 struct Options {
   std::vector<std::string> models;
-  std::string tokenizer;  ///< empty: the one beside each model
-  std::string prompt;     ///< empty: greedy text from BOS
-  int tokens = 200;       ///< new tokens per reference sequence
-  int samples = 3;        ///< sequences sampled at temperature 1
-  std::uint64_t seed = 1; ///< seed of the first sample (the next ones: seed + 1, ...)
+  std::string tokenizer;   ///< empty: the one beside each model
+  std::string prompt;      ///< empty: greedy text from BOS
+  int tokens = 200;        ///< new tokens per reference sequence
+  int samples = 3;         ///< sequences sampled at temperature 1
+  std::uint64_t seed = 1;  ///< seed of the first sample (the next ones: seed + 1, ...)
   unsigned threads = 2;
 };
 
@@ -153,7 +158,8 @@ inline std::string find_tokenizer(const std::string& model_path, int vocab_size)
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(model_path).parent_path();
   const std::string v = std::to_string(vocab_size);
-  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + v + ".bin", "tokenizer" + v + ".bin"}) {
+  for (const std::string& name :
+       {std::string("tokenizer.bin"), "tok" + v + ".bin", "tokenizer" + v + ".bin"}) {
     const fs::path p = dir / name;
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) continue;
@@ -177,8 +183,12 @@ struct SchemeResult {
   llama2::DistributionMetrics distributions;
   llama2::GreedyComparison greedy;
 
-  double compression() const { return weight_bytes ? double(fp32_bytes) / double(weight_bytes) : 0; }
-  double bits_per_weight() const { return weights ? 8.0 * double(weight_bytes) / double(weights) : 0; }
+  double compression() const {
+    return weight_bytes ? double(fp32_bytes) / double(weight_bytes) : 0;
+  }
+  double bits_per_weight() const {
+    return weights ? 8.0 * double(weight_bytes) / double(weights) : 0;
+  }
   llama2::Fidelity fidelity() const { return llama2::fidelity(distributions.mean_kld); }
 };
 
@@ -211,8 +221,8 @@ struct ModelReport {
 
 /// Converts every linear layer of the model with every scheme (spread over `pool`) and
 /// measures each against float32. @throws qins::Error for a bad model or tokenizer.
-inline ModelReport validate_model(const std::string& path, const Options& options, const std::vector<Scheme>& schemes,
-                                  qins::ThreadPool& pool) {
+inline ModelReport validate_model(const std::string& path, const Options& options,
+                                  const std::vector<Scheme>& schemes, qins::ThreadPool& pool) {
   const auto start = std::chrono::steady_clock::now();
   ModelReport report;
   report.path = path;
@@ -221,15 +231,16 @@ inline ModelReport validate_model(const std::string& path, const Options& option
   report.config = checkpoint->config();
   const llama2::Config& cfg = report.config;
 
-  report.tokenizer_path = options.tokenizer.empty() ? find_tokenizer(path, cfg.vocab_size) : options.tokenizer;
+  report.tokenizer_path =
+      options.tokenizer.empty() ? find_tokenizer(path, cfg.vocab_size) : options.tokenizer;
   if (!report.tokenizer_path.empty()) {
     report.tokenizer = llama2::read_tokenizer(report.tokenizer_path);
     report.tokenizer->check_vocabulary(cfg.vocab_size, path);
   } else if (!options.prompt.empty()) {
     throw qins::Error(qins::ErrorKind::invalid_argument,
                       "--prompt needs a tokenizer for '" + path +
-                          "': none found beside it (tokenizer.bin, tok" + std::to_string(cfg.vocab_size) +
-                          ".bin); name one with --tokenizer");
+                          "': none found beside it (tokenizer.bin, tok" +
+                          std::to_string(cfg.vocab_size) + ".bin); name one with --tokenizer");
   }
 
   // The reference: greedy from the prompt (or BOS), greedy from the built-in prompts,
@@ -245,8 +256,9 @@ inline ModelReport validate_model(const std::string& path, const Options& option
                         "the prompt has " + std::to_string(prompt.size()) + " tokens; '" + path +
                             "' has a context of " + std::to_string(cfg.seq_len));
     if (options.tokens > room) {
-      const std::string note = "--tokens " + std::to_string(options.tokens) + " capped at " + std::to_string(room) +
-                               " by the context of " + std::to_string(cfg.seq_len) + " positions";
+      const std::string note = "--tokens " + std::to_string(options.tokens) + " capped at " +
+                               std::to_string(room) + " by the context of " +
+                               std::to_string(cfg.seq_len) + " positions";
       if (std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
         report.notes.push_back(note);
     }
@@ -256,17 +268,20 @@ inline ModelReport validate_model(const std::string& path, const Options& option
   std::vector<llama2::Sequence> sequences;
   const std::vector<int> prompt = encode(options.prompt);
   sequences.push_back(llama2::write_sequence(
-      base, options.prompt.empty() ? "greedy from BOS" : "greedy after the prompt", prompt, budget(prompt), llama2::Sampler()));
+      base, options.prompt.empty() ? "greedy from BOS" : "greedy after the prompt", prompt,
+      budget(prompt), llama2::Sampler()));
   if (report.tokenizer)
     for (const std::string& p : builtin_prompts()) {
       if (p == options.prompt) continue;
       const std::vector<int> ids = encode(p);
-      sequences.push_back(llama2::write_sequence(base, "greedy after \"" + p + "\"", ids, budget(ids), llama2::Sampler()));
+      sequences.push_back(llama2::write_sequence(base, "greedy after \"" + p + "\"", ids,
+                                                 budget(ids), llama2::Sampler()));
     }
   for (int i = 0; i < options.samples; ++i) {
     const std::uint64_t seed = options.seed + std::uint64_t(i);
-    sequences.push_back(llama2::write_sequence(base, "sampled, T = 1, seed " + std::to_string(seed), {1},
-                                               budget({1}), llama2::Sampler(1.0f, 1.0f, seed)));
+    sequences.push_back(llama2::write_sequence(base, "sampled, T = 1, seed " + std::to_string(seed),
+                                               {1}, budget({1}),
+                                               llama2::Sampler(1.0f, 1.0f, seed)));
   }
   report.reference = llama2::make_reference(base, std::move(sequences));
 
@@ -292,7 +307,8 @@ inline ModelReport validate_model(const std::string& path, const Options& option
     double error = 0, codec_error = 0, norm = 0;
     for (const Slot& slot : slots) {
       const auto [rows, cols] = base.shape(slot.layer, slot.kind);
-      ConvertedLayer c = convert_layer(s, slot.name, base.dense_weights(slot.layer, slot.kind), rows, cols);
+      ConvertedLayer c =
+          convert_layer(s, slot.name, base.dense_weights(slot.layer, slot.kind), rows, cols);
       r.weights += rows * cols;
       r.fp32_bytes += rows * cols * sizeof(float);
       r.weight_bytes += c.bytes;
@@ -302,7 +318,8 @@ inline ModelReport validate_model(const std::string& path, const Options& option
       if (!c.note.empty()) {
         // One note per kind of layer ("w2 layers: ..."), not one per block.
         const std::string note = std::string(llama2::to_string(slot.kind)) + " layers: " + c.note;
-        if (std::find(r.notes.begin(), r.notes.end(), note) == r.notes.end()) r.notes.push_back(note);
+        if (std::find(r.notes.begin(), r.notes.end(), note) == r.notes.end())
+          r.notes.push_back(note);
       }
       converted.set_linear(slot.layer, slot.kind, std::move(c.op));
     }
@@ -336,7 +353,8 @@ inline std::vector<SyntheticRow> synthetic_comparison(const std::vector<Scheme>&
     SyntheticRow row;
     row.distribution = heavy ? "Student-t, 3 degrees of freedom" : "Gaussian";
     for (const Scheme& s : schemes) {
-      if (s.bits != 8 || (s.qins && s.options.granularity == qins::AlphaGranularity::fixed)) continue;
+      if (s.bits != 8 || (s.qins && s.options.granularity == qins::AlphaGranularity::fixed))
+        continue;
       const ConvertedLayer c = convert_layer(s, "synthetic", w.data(), n, n);
       row.errors.emplace_back(&s, std::sqrt(c.squared_error / c.squared_norm));
     }

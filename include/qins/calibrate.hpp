@@ -45,8 +45,10 @@ inline double initial_scaled_alpha(const double* sums, std::size_t n) {
   int lo = -96, hi = 192;  // b from 2^-12 to 2^24; g(b_at(hi)) > 0 for any y in [0, 1]
   while (hi - lo > 1) {
     const int mid = lo + (hi - lo) / 2;
-    if (g(b_at(mid)) < 0) lo = mid;
-    else hi = mid;
+    if (g(b_at(mid)) < 0)
+      lo = mid;
+    else
+      hi = mid;
   }
   return b_at(hi);
 }
@@ -69,9 +71,9 @@ inline T clamp_alpha(double alpha) noexcept {
 inline constexpr double kScanStart = 0.85;
 inline constexpr double kScanRatio = 1.2;
 inline constexpr int kScanPoints = 19;
-inline constexpr int kScanPatience = 3;          // points ...
-inline constexpr double kScanStopRatio = 1.25;   // ... 25% above the best end the scan
-inline constexpr int kRefineSteps = 6;  // bracket 2 steps wide -> 0.04 of it
+inline constexpr int kScanPatience = 3;         // points ...
+inline constexpr double kScanStopRatio = 1.25;  // ... 25% above the best end the scan
+inline constexpr int kRefineSteps = 6;          // bracket 2 steps wide -> 0.04 of it
 inline constexpr double kInvPhi = 0.6180339887498949;
 
 /// Calibration of weights already checked to be finite. See qins::calibrate_alpha.
@@ -90,8 +92,8 @@ T calibrate_alpha_unchecked(const T* x, std::size_t n, Kernels k) {
   double best_alpha = 0, best_e = 0;
   auto try_alpha = [&](double a) {
     const T alpha = clamp_alpha<Code, T>(a);
-    const double e =
-        k.template quantization_squared_error<format_of_t<Code>>(x, n, alpha, T(1) / alpha, error_scale);
+    const double e = k.template quantization_squared_error<format_of_t<Code>>(
+        x, n, alpha, T(1) / alpha, error_scale);
     if (best_alpha == 0 || e < best_e) best_e = e, best_alpha = static_cast<double>(alpha);
     return e;
   };

@@ -56,7 +56,9 @@ struct Uint8Codes {
   static constexpr std::size_t codes_per_block = 1, bytes_per_block = 1;
   using Element = std::uint8_t;  ///< whole-element formats: the C++ type of one code
   static constexpr std::size_t row_bytes(std::size_t n) noexcept { return n; }
-  static std::uint32_t load(const std::byte* row, std::size_t i) noexcept { return detail::load_element<Element>(row, i); }
+  static std::uint32_t load(const std::byte* row, std::size_t i) noexcept {
+    return detail::load_element<Element>(row, i);
+  }
   static void store(std::byte* row, std::size_t i, std::uint32_t code) noexcept {
     detail::store_element<Element>(row, i, code);
   }
@@ -72,7 +74,9 @@ struct Uint16Codes {
   static constexpr std::size_t codes_per_block = 1, bytes_per_block = 2;
   using Element = std::uint16_t;
   static constexpr std::size_t row_bytes(std::size_t n) noexcept { return 2 * n; }
-  static std::uint32_t load(const std::byte* row, std::size_t i) noexcept { return detail::load_element<Element>(row, i); }
+  static std::uint32_t load(const std::byte* row, std::size_t i) noexcept {
+    return detail::load_element<Element>(row, i);
+  }
   static void store(std::byte* row, std::size_t i, std::uint32_t code) noexcept {
     detail::store_element<Element>(row, i, code);
   }
@@ -117,9 +121,13 @@ constexpr bool in_list(CodeType type, FormatList<Formats...>) noexcept {
 }  // namespace detail
 
 /// True for the CodeType values of the code formats (not float32, not unknown values).
-constexpr bool is_code_format(CodeType type) noexcept { return detail::in_list(type, CodeFormats{}); }
+constexpr bool is_code_format(CodeType type) noexcept {
+  return detail::in_list(type, CodeFormats{});
+}
 /// True for every value a stored tensor may hold.
-constexpr bool is_stored_type(CodeType type) noexcept { return detail::in_list(type, StoredFormats{}); }
+constexpr bool is_stored_type(CodeType type) noexcept {
+  return detail::in_list(type, StoredFormats{});
+}
 
 /// Calls f with the descriptor of `type` (a value-initialised Uint8Codes, Uint16Codes, ...)
 /// and returns what it returns. @throws qins::Error (invalid_argument) if type is not a
@@ -127,7 +135,8 @@ constexpr bool is_stored_type(CodeType type) noexcept { return detail::in_list(t
 template <class F>
 decltype(auto) visit_code_format(CodeType type, F&& f) {
   if (!is_code_format(type))
-    throw Error(ErrorKind::invalid_argument, "not a code format: CodeType " + std::to_string(int(type)));
+    throw Error(ErrorKind::invalid_argument,
+                "not a code format: CodeType " + std::to_string(int(type)));
   return detail::visit_list(type, std::forward<F>(f), CodeFormats{});
 }
 
@@ -150,11 +159,14 @@ struct StoredTypeInfo {
 /// for a value outside the enum.
 inline StoredTypeInfo stored_type_info(CodeType type) noexcept {
   if (!is_stored_type(type)) return {};
-  return detail::visit_list(type, [](auto f) {
-    using Format = decltype(f);
-    return StoredTypeInfo{Format::name, Format::bits, Format::quantized, Format::codes_per_block,
-                          Format::bytes_per_block};
-  }, StoredFormats{});
+  return detail::visit_list(
+      type,
+      [](auto f) {
+        using Format = decltype(f);
+        return StoredTypeInfo{Format::name, Format::bits, Format::quantized,
+                              Format::codes_per_block, Format::bytes_per_block};
+      },
+      StoredFormats{});
 }
 
 /// "uint8", "uint16", "float32"; "unknown" for a value outside the enum.

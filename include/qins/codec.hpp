@@ -41,7 +41,8 @@ T decode(T z, T alpha) {
     throw Error(ErrorKind::invalid_argument, "encoded value must satisfy 0 < |z| <= 1", {},
                 Error::npos, 0);
   const T x = detail::scalar::decode_ref(z, alpha);
-  if (!detail::is_finite_bits(x)) throw Error(ErrorKind::invalid_argument, "decoded value overflows", {}, Error::npos, 0);
+  if (!detail::is_finite_bits(x))
+    throw Error(ErrorKind::invalid_argument, "decoded value overflows", {}, Error::npos, 0);
   return x;
 }
 
@@ -78,15 +79,16 @@ void decode(const T* z, T* x, std::size_t n, T alpha) {
   detail::with_kernels<T>([&](auto k) { k.decode(z, x, n, alpha); });
   // A tiny |z| with a small alpha decodes beyond the range of T.
   std::size_t bad = detail::with_kernels<T>([&](auto k) { return k.find_non_finite(x, n); });
-  if (bad != n) throw Error(ErrorKind::invalid_argument, "decoded value overflows", {}, Error::npos, bad);
+  if (bad != n)
+    throw Error(ErrorKind::invalid_argument, "decoded value overflows", {}, Error::npos, bad);
 }
 
 #if __cplusplus >= 202002L
 /// A contiguous range of float or double (std::span, std::vector, std::array, ...).
 template <class R>
 concept FloatRange = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
-                     (std::is_same_v<std::remove_cv_t<std::ranges::range_value_t<R>>, float> ||
-                      std::is_same_v<std::remove_cv_t<std::ranges::range_value_t<R>>, double>);
+    (std::is_same_v<std::remove_cv_t<std::ranges::range_value_t<R>>, float> ||
+     std::is_same_v<std::remove_cv_t<std::ranges::range_value_t<R>>, double>);
 
 namespace detail {
 template <class In, class Out>

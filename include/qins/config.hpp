@@ -27,7 +27,8 @@
 #define QINS_DETAIL_NO_AVX512_MASK 0
 #endif
 /// The kernel paths left out of this build (bit i: qins::Isa value i).
-#define QINS_DETAIL_DISABLED_ISAS ((QINS_DISABLED_ISAS) | QINS_DETAIL_FORCE_SCALAR_MASK | QINS_DETAIL_NO_AVX512_MASK)
+#define QINS_DETAIL_DISABLED_ISAS \
+  ((QINS_DISABLED_ISAS) | QINS_DETAIL_FORCE_SCALAR_MASK | QINS_DETAIL_NO_AVX512_MASK)
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define QINS_DETAIL_X86_TARGETS 1

@@ -27,8 +27,8 @@ class Error : public std::runtime_error {
  public:
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
-  Error(ErrorKind kind, const std::string& message, std::string tensor = {},
-        std::size_t row = npos, std::size_t col = npos)
+  Error(ErrorKind kind, const std::string& message, std::string tensor = {}, std::size_t row = npos,
+        std::size_t col = npos)
       : std::runtime_error(format(message, tensor, row, col)),
         kind_(kind),
         tensor_(std::move(tensor)),
@@ -41,8 +41,8 @@ class Error : public std::runtime_error {
   std::size_t col() const noexcept { return col_; }
 
  private:
-  static std::string format(const std::string& message, const std::string& tensor,
-                            std::size_t row, std::size_t col) {
+  static std::string format(const std::string& message, const std::string& tensor, std::size_t row,
+                            std::size_t col) {
     std::string out = "qins: " + message;
     if (!tensor.empty() || row != npos || col != npos) {
       out += " (at";

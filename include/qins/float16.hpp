@@ -31,7 +31,8 @@ inline float half_to_float(std::uint16_t h) noexcept {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t exponent = (h >> 10) & 0x1fu;
   std::uint32_t mantissa = h & 0x3ffu;
-  if (exponent == 0x1f) return detail::bits_float(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
+  if (exponent == 0x1f)
+    return detail::bits_float(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
   if (exponent != 0) return detail::bits_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
   if (mantissa == 0) return detail::bits_float(sign);  // +-0
   // Subnormal: mantissa * 2^-24; normalise it for float32.
@@ -50,9 +51,11 @@ inline std::uint16_t float_to_half(float f) noexcept {
   const std::uint32_t sign = (x >> 16) & 0x8000u;
   const std::uint32_t a = x & 0x7fffffffu;
   if (a >= 0x7f800000u)  // inf or NaN
-    return static_cast<std::uint16_t>(sign | 0x7c00u | (a > 0x7f800000u ? 0x200u | ((a >> 13) & 0x3ffu) : 0u));
-  if (a >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // 65520 and up round to inf
-  if (a >= 0x38800000u) {  // normal half: 2^-14 <= |f|
+    return static_cast<std::uint16_t>(sign | 0x7c00u |
+                                      (a > 0x7f800000u ? 0x200u | ((a >> 13) & 0x3ffu) : 0u));
+  if (a >= 0x477ff000u)
+    return static_cast<std::uint16_t>(sign | 0x7c00u);  // 65520 and up round to inf
+  if (a >= 0x38800000u) {                               // normal half: 2^-14 <= |f|
     const std::uint32_t h = (((a >> 23) - 112) << 10) | ((a >> 13) & 0x3ffu);
     const std::uint32_t rest = a & 0x1fffu;
     // A carry out of the mantissa steps the exponent up: still the right answer.

@@ -85,11 +85,13 @@ inline std::uint64_t round_up_64(std::uint64_t v) { return (v + 63) & ~std::uint
 }
 
 /// a + b and a * b, or a bad_file error naming `what` when they overflow 64 bits.
-inline std::uint64_t checked_add(std::uint64_t a, std::uint64_t b, const char* what, const std::string& t = {}) {
+inline std::uint64_t checked_add(std::uint64_t a, std::uint64_t b, const char* what,
+                                 const std::string& t = {}) {
   if (a > UINT64_MAX - b) bad_file(std::string(what) + " overflows", t);
   return a + b;
 }
-inline std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* what, const std::string& t = {}) {
+inline std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* what,
+                                 const std::string& t = {}) {
   if (a != 0 && b > UINT64_MAX / a) bad_file(std::string(what) + " overflows", t);
   return a * b;
 }
@@ -98,7 +100,8 @@ inline std::uint64_t header_checksum(const std::byte* file, std::uint64_t header
   XXH64_state_t state;
   XXH64_reset(&state, 0);
   XXH64_update(&state, file, qins_records::header_checksum.offset);
-  XXH64_update(&state, file + kFileHeaderSize, static_cast<std::size_t>(header_end - kFileHeaderSize));
+  XXH64_update(&state, file + kFileHeaderSize,
+               static_cast<std::size_t>(header_end - kFileHeaderSize));
   return XXH64_digest(&state);
 }
 
@@ -107,8 +110,9 @@ struct PayloadRange {
   std::string what;
 };
 
-inline std::uint64_t payload_checksum(const std::byte* codes, std::size_t codes_size, const float* scales,
-                                      std::size_t scale_count, const float* bias, std::size_t bias_count) {
+inline std::uint64_t payload_checksum(const std::byte* codes, std::size_t codes_size,
+                                      const float* scales, std::size_t scale_count,
+                                      const float* bias, std::size_t bias_count) {
   XXH64_state_t state;
   XXH64_reset(&state, 0);
   XXH64_update(&state, codes, codes_size);
@@ -127,7 +131,8 @@ inline bool skip_checksums(const LoadOptions& options) {
 }
 
 /// Parses a whole file held in `file`. With `in_place`, codes are views of `file`.
-inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place, const LoadOptions& options) {
+inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place,
+                                          const LoadOptions& options) {
   const std::byte* p = file.data();
   const std::uint64_t size = file.size();
   if (size < kFileHeaderSize)
@@ -144,14 +149,17 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
   const std::uint64_t header_end = f::get(p, f::header_end);
   const std::uint64_t stated_size = f::get(p, f::file_size);
   if (stated_size != size)
-    bad_file("file size is " + std::to_string(size) + " bytes but the header says " + std::to_string(stated_size) +
-             " (truncated or extended)");
+    bad_file("file size is " + std::to_string(size) + " bytes but the header says " +
+             std::to_string(stated_size) + " (truncated or extended)");
   if (entry_size < kTableEntrySize || entry_size > 4096)
     bad_file("table entry size " + std::to_string(entry_size) + " is outside [128, 4096]");
-  if (table_offset != kFileHeaderSize) bad_file("table offset " + std::to_string(table_offset) + " is not 64");
+  if (table_offset != kFileHeaderSize)
+    bad_file("table offset " + std::to_string(table_offset) + " is not 64");
   if (header_end % kFileAlignment != 0 || header_end < kFileHeaderSize || header_end > size)
-    bad_file("header end " + std::to_string(header_end) + " is not a 64-byte boundary inside the file");
-  const std::uint64_t table_end = checked_add(table_offset, checked_mul(count, entry_size, "table size"), "table end");
+    bad_file("header end " + std::to_string(header_end) +
+             " is not a 64-byte boundary inside the file");
+  const std::uint64_t table_end =
+      checked_add(table_offset, checked_mul(count, entry_size, "table size"), "table end");
   if (table_end > header_end)
     bad_file("table of " + std::to_string(count) + " entries does not fit before the header end");
   if (!skip_checksums(options) && header_checksum(p, header_end) != f::get(p, f::header_checksum))
@@ -163,8 +171,8 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     std::string name;
     CodeType code_type;
     AlphaLayout layout;
-    std::uint64_t rows, cols, codes_offset, codes_size, scales_offset, scale_count, bias_offset, bias_count,
-        checksum;
+    std::uint64_t rows, cols, codes_offset, codes_size, scales_offset, scale_count, bias_offset,
+        bias_count, checksum;
   };
   std::vector<PayloadRange> ranges;
   std::set<std::string> names;
@@ -177,9 +185,11 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     const std::string index = "tensor #" + std::to_string(i);
     if (name_length == 0 || name_length > kMaxNameLength)
       bad_file(index + ": name length " + std::to_string(name_length) + " is outside [1, 4096]");
-    if (name_offset < table_end || name_offset > header_end || name_length > header_end - name_offset)
+    if (name_offset < table_end || name_offset > header_end ||
+        name_length > header_end - name_offset)
       bad_file(index + ": name lies outside the name area");
-    t.name.assign(reinterpret_cast<const char*>(p + name_offset), static_cast<std::size_t>(name_length));
+    t.name.assign(reinterpret_cast<const char*>(p + name_offset),
+                  static_cast<std::size_t>(name_length));
     const std::string& name = t.name;
     if (!names.insert(name).second) bad_file("duplicate tensor name", name);
 
@@ -197,28 +207,36 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     t.bias_count = f::get(e, f::bias_count);
     t.checksum = f::get(e, f::payload_checksum);
 
-    if (!is_stored_type(t.code_type)) bad_file("unknown code type " + std::to_string(int(t.code_type)), name);
+    if (!is_stored_type(t.code_type))
+      bad_file("unknown code type " + std::to_string(int(t.code_type)), name);
     const StoredTypeInfo type = stored_type_info(t.code_type);
-    if (granularity_raw > 3) bad_file("unknown alpha granularity " + std::to_string(granularity_raw), name);
+    if (granularity_raw > 3)
+      bad_file("unknown alpha granularity " + std::to_string(granularity_raw), name);
     if (has_bias > 1) bad_file("has-bias flag must be 0 or 1", name);
-    t.layout = AlphaLayout{static_cast<AlphaGranularity>(granularity_raw), static_cast<std::size_t>(group)};
+    t.layout = AlphaLayout{static_cast<AlphaGranularity>(granularity_raw),
+                           static_cast<std::size_t>(group)};
     if (t.layout.granularity == AlphaGranularity::per_group && (group == 0 || t.cols % group != 0))
-      bad_file("group size " + std::to_string(group) + " does not divide the row length " + std::to_string(t.cols),
+      bad_file("group size " + std::to_string(group) + " does not divide the row length " +
+                   std::to_string(t.cols),
                name);
     const std::uint64_t weights = checked_mul(t.rows, t.cols, "rows * cols", name);
     // Bytes of a row, in 64-bit arithmetic (whole blocks, the last one possibly partial).
     const std::uint64_t row_bytes =
-        checked_mul((t.cols + type.codes_per_block - 1) / type.codes_per_block, type.bytes_per_block, "row bytes", name);
+        checked_mul((t.cols + type.codes_per_block - 1) / type.codes_per_block,
+                    type.bytes_per_block, "row bytes", name);
     if (t.codes_size != checked_mul(t.rows, row_bytes, "code bytes", name))
       bad_file("code bytes " + std::to_string(t.codes_size) + " do not match the shape", name);
     // rows * row bytes fits in 64 bits, so the alpha count below cannot overflow.
     const std::uint64_t expected_scales =
-        weights == 0 ? 0 : t.layout.count(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
+        weights == 0
+            ? 0
+            : t.layout.count(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
     if (t.scale_count != expected_scales)
-      bad_file("scale count " + std::to_string(t.scale_count) + " does not match the layout (expected " +
-                   std::to_string(expected_scales) + ")",
+      bad_file("scale count " + std::to_string(t.scale_count) +
+                   " does not match the layout (expected " + std::to_string(expected_scales) + ")",
                name);
-    if (t.bias_count != (has_bias ? t.rows : 0)) bad_file("bias count does not match the row count", name);
+    if (t.bias_count != (has_bias ? t.rows : 0))
+      bad_file("bias count does not match the row count", name);
     const std::uint64_t scale_bytes = checked_mul(t.scale_count, 4, "scale bytes", name);
     const std::uint64_t bias_bytes = checked_mul(t.bias_count, 4, "bias bytes", name);
     for (const PayloadRange& r : {PayloadRange{t.codes_offset, t.codes_size, "codes"},
@@ -234,7 +252,8 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     }
     entries.push_back(std::move(t));
   }
-  std::sort(ranges.begin(), ranges.end(), [](const PayloadRange& a, const PayloadRange& b) { return a.offset < b.offset; });
+  std::sort(ranges.begin(), ranges.end(),
+            [](const PayloadRange& a, const PayloadRange& b) { return a.offset < b.offset; });
   for (std::size_t i = 1; i < ranges.size(); ++i)
     if (ranges[i - 1].offset + ranges[i - 1].size > ranges[i].offset)
       bad_file(ranges[i - 1].what + " overlaps " + ranges[i].what);
@@ -243,8 +262,10 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
   std::vector<QinsTensor> tensors;
   tensors.reserve(entries.size());
   for (Entry& t : entries) {
-    std::vector<float> scales(static_cast<std::size_t>(t.scale_count)), bias(static_cast<std::size_t>(t.bias_count));
-    if (!scales.empty()) std::memcpy(scales.data(), p + t.scales_offset, scales.size() * sizeof(float));
+    std::vector<float> scales(static_cast<std::size_t>(t.scale_count)),
+        bias(static_cast<std::size_t>(t.bias_count));
+    if (!scales.empty())
+      std::memcpy(scales.data(), p + t.scales_offset, scales.size() * sizeof(float));
     if (!bias.empty()) std::memcpy(bias.data(), p + t.bias_offset, bias.size() * sizeof(float));
     const auto codes_size = static_cast<std::size_t>(t.codes_size);
     // The offset of an empty array was never bounds-checked (pass 1 skips it), so it must
@@ -261,9 +282,9 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
       codes = SharedBytes::allocate(codes_size);
       if (codes_size) std::memcpy(codes.mutable_data(), codes_at, codes_size);
     }
-    tensors.push_back(QinsTensor::from_parts(std::move(t.name), static_cast<std::size_t>(t.rows),
-                                             static_cast<std::size_t>(t.cols), t.code_type, t.layout, std::move(codes),
-                                             std::move(scales), std::move(bias)));
+    tensors.push_back(QinsTensor::from_parts(
+        std::move(t.name), static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols),
+        t.code_type, t.layout, std::move(codes), std::move(scales), std::move(bias)));
   }
   return tensors;
 }
@@ -291,12 +312,15 @@ std::vector<std::byte> serialize(const std::vector<Tensor>& layers) {
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const QinsTensor& t = *tensors[i];
     if (t.name().empty())
-      throw Error(ErrorKind::invalid_argument, "tensor #" + std::to_string(i) + " (" + std::to_string(t.rows()) +
-                                                   " x " + std::to_string(t.cols()) +
-                                                   ") has no name: set LinearOptions::name or call set_name()");
+      throw Error(ErrorKind::invalid_argument,
+                  "tensor #" + std::to_string(i) + " (" + std::to_string(t.rows()) + " x " +
+                      std::to_string(t.cols()) +
+                      ") has no name: set LinearOptions::name or call set_name()");
     if (t.name().size() > kMaxNameLength)
-      throw Error(ErrorKind::invalid_argument, "tensor names must be 1 to 4096 bytes long", t.name());
-    if (!names.insert(t.name()).second) throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name());
+      throw Error(ErrorKind::invalid_argument, "tensor names must be 1 to 4096 bytes long",
+                  t.name());
+    if (!names.insert(t.name()).second)
+      throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name());
     names_size += t.name().size();
   }
   const std::uint64_t table_end = kFileHeaderSize + tensors.size() * kTableEntrySize;
@@ -347,8 +371,9 @@ std::vector<std::byte> serialize(const std::vector<Tensor>& layers) {
     f::put(e, f::scale_count, t.scales().size());
     f::put(e, f::bias_offset, at[i].bias);
     f::put(e, f::bias_count, t.bias().size());
-    f::put(e, f::payload_checksum, payload_checksum(t.code_bytes(), m.code_bytes, t.scales().data(),
-                                                    t.scales().size(), t.bias().data(), t.bias().size()));
+    f::put(e, f::payload_checksum,
+           payload_checksum(t.code_bytes(), m.code_bytes, t.scales().data(), t.scales().size(),
+                            t.bias().data(), t.bias().size()));
     if (m.code_bytes) std::memcpy(p + at[i].codes, t.code_bytes(), m.code_bytes);
     if (m.scale_bytes) std::memcpy(p + at[i].scales, t.scales().data(), m.scale_bytes);
     if (m.bias_bytes) std::memcpy(p + at[i].bias, t.bias().data(), m.bias_bytes);
@@ -367,7 +392,8 @@ void save(const std::string& path, const std::vector<Tensor>& tensors) {
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(ErrorKind::io_failure, "cannot open '" + temporary + "' for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     out.flush();
     if (!out) {
       std::remove(temporary.c_str());
@@ -399,7 +425,8 @@ std::vector<Layer> as_layers(std::vector<QinsTensor> tensors) {
 /// @throws qins::Error (bad_file) on any inconsistency; never reads outside [data, data + size).
 template <class Layer = QinsTensor>
 std::vector<Layer> parse(const void* data, std::size_t size, const LoadOptions& options = {}) {
-  detail::SharedBytes bytes = detail::SharedBytes::view(nullptr, static_cast<const std::byte*>(data), size);
+  detail::SharedBytes bytes =
+      detail::SharedBytes::view(nullptr, static_cast<const std::byte*>(data), size);
   return detail::as_layers<Layer>(detail::parse_file(bytes, false, options));
 }
 
@@ -409,8 +436,10 @@ std::vector<Layer> parse(const void* data, std::size_t size, const LoadOptions& 
 template <class Layer = QinsTensor>
 std::vector<Layer> load(const std::string& path, const LoadOptions& options = {}) {
   if (options.mode == LoadMode::memory_map)
-    return detail::as_layers<Layer>(detail::parse_file(detail::map_whole_file(path), true, options));
-  return detail::as_layers<Layer>(detail::parse_file(detail::read_whole_file(path), false, options));
+    return detail::as_layers<Layer>(
+        detail::parse_file(detail::map_whole_file(path), true, options));
+  return detail::as_layers<Layer>(
+      detail::parse_file(detail::read_whole_file(path), false, options));
 }
 
 }  // namespace qins

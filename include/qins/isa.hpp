@@ -58,7 +58,8 @@ constexpr bool table_is_in_enum_order() noexcept {
     if (static_cast<std::size_t>(kIsaTable[i].isa) != i) return false;
   return true;
 }
-static_assert(table_is_in_enum_order(), "row i of kIsaTable describes Isa value i (QINS_DISABLED_ISAS bit i)");
+static_assert(table_is_in_enum_order(),
+              "row i of kIsaTable describes Isa value i (QINS_DISABLED_ISAS bit i)");
 
 /// The row of `isa`, or null for a value outside the enum.
 constexpr const IsaInfo* isa_info(Isa isa) noexcept {
@@ -111,7 +112,8 @@ inline Isa isa_from_environment() noexcept {
     const char* env = std::getenv("QINS_ISA");
     if (env == nullptr) return best;
     for (const IsaInfo& info : kIsaTable)
-      if (std::strcmp(env, info.name) == 0) return static_cast<int>(info.isa) < static_cast<int>(best) ? info.isa : best;
+      if (std::strcmp(env, info.name) == 0)
+        return static_cast<int>(info.isa) < static_cast<int>(best) ? info.isa : best;
     return best;
   }();
   return isa;
@@ -134,8 +136,8 @@ class ScopedIsa {
  public:
   explicit ScopedIsa(Isa isa) : previous_(detail::isa_override().load()) {
     if (!is_supported(isa))
-      throw Error(ErrorKind::invalid_argument,
-                  std::string("instruction set '") + to_string(isa) + "' is not supported by this build or CPU");
+      throw Error(ErrorKind::invalid_argument, std::string("instruction set '") + to_string(isa) +
+                                                   "' is not supported by this build or CPU");
     detail::isa_override().store(static_cast<int>(isa));
   }
   ~ScopedIsa() { detail::isa_override().store(previous_); }

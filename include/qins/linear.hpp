@@ -5,10 +5,8 @@
 #pragma once
 
 #include <Eigen/Core>
-
 #include <algorithm>
 #include <cmath>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -63,16 +61,17 @@ class QinsLinear {
 
   /// Quantizes a row-major rows x cols float matrix, with an optional bias of `rows`
   /// floats. @throws qins::Error as QinsTensor::quantize.
-  QinsLinear(const float* weights, std::size_t rows, std::size_t cols, const LinearOptions& options = {},
-             const float* bias = nullptr)
+  QinsLinear(const float* weights, std::size_t rows, std::size_t cols,
+             const LinearOptions& options = {}, const float* bias = nullptr)
       : tensor_(QinsTensor::quantize(weights, rows, cols, options, bias)) {}
 
   /// Quantizes any Eigen matrix expression (copied to row-major first if needed).
   template <class Derived>
-  explicit QinsLinear(const Eigen::MatrixBase<Derived>& weights, const LinearOptions& options = {}) {
+  explicit QinsLinear(const Eigen::MatrixBase<Derived>& weights,
+                      const LinearOptions& options = {}) {
     const RowMajorMatrix w = weights;
-    tensor_ = QinsTensor::quantize(w.data(), static_cast<std::size_t>(w.rows()), static_cast<std::size_t>(w.cols()),
-                                   options);
+    tensor_ = QinsTensor::quantize(w.data(), static_cast<std::size_t>(w.rows()),
+                                   static_cast<std::size_t>(w.cols()), options);
   }
 
   /// Quantizes an Eigen matrix and keeps a bias of rows() floats.
@@ -83,18 +82,20 @@ class QinsLinear {
     const Eigen::VectorXf b = bias;
     if (b.size() != w.rows())
       throw Error(ErrorKind::size_mismatch,
-                  "bias has " + std::to_string(b.size()) + " values for " + std::to_string(w.rows()) + " rows",
+                  "bias has " + std::to_string(b.size()) + " values for " +
+                      std::to_string(w.rows()) + " rows",
                   options.name);
-    tensor_ = QinsTensor::quantize(w.data(), static_cast<std::size_t>(w.rows()), static_cast<std::size_t>(w.cols()),
-                                   options, b.data());
+    tensor_ = QinsTensor::quantize(w.data(), static_cast<std::size_t>(w.rows()),
+                                   static_cast<std::size_t>(w.cols()), options, b.data());
   }
 
   /// Assembles a layer from stored parts. @throws qins::Error as QinsTensor::from_parts.
-  static QinsLinear from_parts(std::string name, std::size_t rows, std::size_t cols, CodeType code_type,
-                               const AlphaLayout& layout, detail::SharedBytes codes, std::vector<float> scales,
+  static QinsLinear from_parts(std::string name, std::size_t rows, std::size_t cols,
+                               CodeType code_type, const AlphaLayout& layout,
+                               detail::SharedBytes codes, std::vector<float> scales,
                                std::vector<float> bias) {
-    return QinsLinear(QinsTensor::from_parts(std::move(name), rows, cols, code_type, layout, std::move(codes),
-                                             std::move(scales), std::move(bias)));
+    return QinsLinear(QinsTensor::from_parts(std::move(name), rows, cols, code_type, layout,
+                                             std::move(codes), std::move(scales), std::move(bias)));
   }
 
   /// The stored tensor.
@@ -118,7 +119,8 @@ class QinsLinear {
   double decode_error_bound() const {
     if (!is_code_format(code_type())) return 0.0;
     return visit_code_format(code_type(), [](auto f) {
-      return detail::with_kernels<float>([](auto k) { return k.template decode_error_bound<decltype(f)>(); });
+      return detail::with_kernels<float>(
+          [](auto k) { return k.template decode_error_bound<decltype(f)>(); });
     });
   }
 
@@ -146,7 +148,8 @@ class QinsLinear {
 
   /// Y = W X + bias for a batch: input b is x[b * cols() .. (b + 1) * cols()), output b
   /// goes to y[b * rows() ..). Each tile of W is decoded once per call for up to 64 inputs.
-  void forward_batch(const float* x, std::size_t batch, float* y, ThreadPool* pool = nullptr) const {
+  void forward_batch(const float* x, std::size_t batch, float* y,
+                     ThreadPool* pool = nullptr) const {
     constexpr std::size_t max_size = std::numeric_limits<std::size_t>::max();
     // (The packed copy of a large batch holds cols x batch floats, rounded up.)
     if (batch != 0 && (batch > max_size / 2 || cols() > max_size / sizeof(float) / (batch + 64) ||
@@ -166,16 +169,18 @@ class QinsLinear {
       const auto w = tensor_.view<Format>();
       detail::with_kernels<float>([&](auto k) {
         const std::size_t packed_size = k.packed_inputs_size(cols(), batch);
-        std::unique_ptr<float, AlignedDelete> packed(  // aligned for full-vector loads; every float written
-            packed_size ? static_cast<float*>(::operator new(packed_size * sizeof(float),
-                                                             std::align_val_t(detail::kBufferAlignment)))
-                        : nullptr);
+        std::unique_ptr<float, AlignedDelete>
+            packed(  // aligned for full-vector loads; every float written
+                packed_size
+                    ? static_cast<float*>(::operator new(
+                          packed_size * sizeof(float), std::align_val_t(detail::kBufferAlignment)))
+                    : nullptr);
         if (packed) k.pack_inputs(x, cols(), batch, cols(), packed.get());
         run_chunks(pool, chunks, [&](std::size_t c) {
           const std::size_t r0 = c * kGemmChunkRows, r1 = std::min(rows(), r0 + kGemmChunkRows);
           thread_local std::vector<float> scratch(detail::scalar::kGemmScratchFloats);
-          k.template gemm<Format>(w.rows_from(r0, r1), x, cols(), batch, y + r0, rows(), scratch.data(),
-                                  packed.get());
+          k.template gemm<Format>(w.rows_from(r0, r1), x, cols(), batch, y + r0, rows(),
+                                  scratch.data(), packed.get());
         });
       });
     });
@@ -183,7 +188,8 @@ class QinsLinear {
   }
 
   /// y = W x + bias for an Eigen vector (or expression) of cols() values.
-  Eigen::VectorXf forward(const Eigen::Ref<const Eigen::VectorXf>& x, ThreadPool* pool = nullptr) const {
+  Eigen::VectorXf forward(const Eigen::Ref<const Eigen::VectorXf>& x,
+                          ThreadPool* pool = nullptr) const {
     check_input_size(static_cast<std::size_t>(x.size()));
     Eigen::VectorXf y(static_cast<Eigen::Index>(rows()));
     forward(x.data(), y.data(), pool);
@@ -191,7 +197,8 @@ class QinsLinear {
   }
 
   /// Y = W X + bias for a cols() x batch matrix (one input per column).
-  Eigen::MatrixXf forward_batch(const Eigen::Ref<const Eigen::MatrixXf>& x, ThreadPool* pool = nullptr) const {
+  Eigen::MatrixXf forward_batch(const Eigen::Ref<const Eigen::MatrixXf>& x,
+                                ThreadPool* pool = nullptr) const {
     check_input_size(static_cast<std::size_t>(x.rows()));
     const Eigen::MatrixXf contiguous = x;  // Ref may carry an outer stride
     Eigen::MatrixXf y(static_cast<Eigen::Index>(rows()), x.cols());
@@ -214,7 +221,9 @@ class QinsLinear {
  private:
   using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   struct AlignedDelete {
-    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(detail::kBufferAlignment)); }
+    void operator()(float* p) const noexcept {
+      ::operator delete(p, std::align_val_t(detail::kBufferAlignment));
+    }
   };
   static constexpr std::size_t kGemvChunkRows = 64;  // a multiple of the 4-row block
   static constexpr std::size_t kGemmChunkRows = 96;  // a multiple of the 16- and 24-row tiles
@@ -223,19 +232,23 @@ class QinsLinear {
     if (!is_code_format(code_type()))
       throw Error(ErrorKind::invalid_argument,
                   std::string("a layer of ") + to_string(code_type()) +
-                      " z values (quantize = false, for validation) has no products: decode() it and multiply",
+                      " z values (quantize = false, for validation) has no products: decode() it "
+                      "and multiply",
                   name());
   }
 
   void check_input_size(std::size_t n) const {
     if (n != cols())
-      throw Error(ErrorKind::size_mismatch,
-                  "input has " + std::to_string(n) + " values, the layer takes " + std::to_string(cols()), name());
+      throw Error(
+          ErrorKind::size_mismatch,
+          "input has " + std::to_string(n) + " values, the layer takes " + std::to_string(cols()),
+          name());
   }
 
   template <class Chunk>
   static void run_chunks(ThreadPool* pool, std::size_t chunks, Chunk&& chunk) {
-    if (pool) pool->parallel_for(chunks, chunk);
+    if (pool)
+      pool->parallel_for(chunks, chunk);
     else
       for (std::size_t c = 0; c < chunks; ++c) chunk(c);
   }

@@ -29,10 +29,14 @@ enum class AlphaGranularity : int {
 
 inline const char* to_string(AlphaGranularity g) noexcept {
   switch (g) {
-    case AlphaGranularity::fixed: return "fixed";
-    case AlphaGranularity::per_tensor: return "per_tensor";
-    case AlphaGranularity::per_row: return "per_row";
-    case AlphaGranularity::per_group: return "per_group";
+    case AlphaGranularity::fixed:
+      return "fixed";
+    case AlphaGranularity::per_tensor:
+      return "per_tensor";
+    case AlphaGranularity::per_row:
+      return "per_row";
+    case AlphaGranularity::per_group:
+      return "per_group";
   }
   return "unknown";
 }
@@ -49,17 +53,23 @@ struct AlphaLayout {
   /// Number of alphas. Call validate() first.
   std::size_t count(std::size_t rows, std::size_t cols) const noexcept {
     switch (granularity) {
-      case AlphaGranularity::per_row: return rows;
-      case AlphaGranularity::per_group: return group_size ? rows * (cols / group_size) : 0;
-      default: return 1;
+      case AlphaGranularity::per_row:
+        return rows;
+      case AlphaGranularity::per_group:
+        return group_size ? rows * (cols / group_size) : 0;
+      default:
+        return 1;
     }
   }
   /// Index of the alpha of weight (row, col).
   std::size_t index(std::size_t row, std::size_t col, std::size_t cols) const noexcept {
     switch (granularity) {
-      case AlphaGranularity::per_row: return row;
-      case AlphaGranularity::per_group: return row * (cols / group_size) + col / group_size;
-      default: return 0;
+      case AlphaGranularity::per_row:
+        return row;
+      case AlphaGranularity::per_group:
+        return row * (cols / group_size) + col / group_size;
+      default:
+        return 0;
     }
   }
   /// @throws qins::Error for an unknown granularity, or a per_group size of 0 or one that
@@ -68,8 +78,7 @@ struct AlphaLayout {
     if (static_cast<int>(granularity) < 0 || static_cast<int>(granularity) > 3)
       throw Error(ErrorKind::invalid_argument, "unknown alpha granularity", tensor);
     if (granularity != AlphaGranularity::per_group) return;
-    if (group_size == 0)
-      throw Error(ErrorKind::invalid_argument, "group size must be > 0", tensor);
+    if (group_size == 0) throw Error(ErrorKind::invalid_argument, "group size must be > 0", tensor);
     if (cols % group_size != 0)
       throw Error(ErrorKind::invalid_argument,
                   "group size " + std::to_string(group_size) + " does not divide the row length " +
@@ -93,8 +102,10 @@ namespace detail {
 
 /// Where the alphas of `layout` start anew in a matrix: every `span` weights of the
 /// row-major order (the whole matrix for fixed and per tensor).
-inline std::size_t alpha_span(const AlphaLayout& layout, std::size_t rows, std::size_t cols) noexcept {
-  return layout.granularity == AlphaGranularity::per_tensor || layout.granularity == AlphaGranularity::fixed
+inline std::size_t alpha_span(const AlphaLayout& layout, std::size_t rows,
+                              std::size_t cols) noexcept {
+  return layout.granularity == AlphaGranularity::per_tensor ||
+                 layout.granularity == AlphaGranularity::fixed
              ? rows * cols
              : layout.span(cols);
 }
@@ -102,8 +113,9 @@ inline std::size_t alpha_span(const AlphaLayout& layout, std::size_t rows, std::
 /// quantize_matrix on codes in Format's row layout: row r at codes + r * row_bytes.
 /// Checks as quantize_matrix.
 template <class Format, class T>
-void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols, const QuantizeOptions& options,
-                           std::byte* codes, std::size_t row_bytes, T* alphas) {
+void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols,
+                           const QuantizeOptions& options, std::byte* codes, std::size_t row_bytes,
+                           T* alphas) {
   require_floating<T>();
   const AlphaLayout layout = options.layout();
   layout.validate(cols, options.name);
@@ -115,8 +127,9 @@ void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols, const
   const Where where{&options.name};
   // Check the double before narrowing it: a value beyond T's range cannot be converted.
   if (!(std::fabs(options.alpha) <= static_cast<double>(std::numeric_limits<T>::max())))
-    throw Error(ErrorKind::invalid_argument, "alpha " + std::to_string(options.alpha) + " is not a finite " +
-                                                 (sizeof(T) == 4 ? "float" : "double"),
+    throw Error(ErrorKind::invalid_argument,
+                "alpha " + std::to_string(options.alpha) + " is not a finite " +
+                    (sizeof(T) == 4 ? "float" : "double"),
                 options.name);
   const T given = static_cast<T>(options.alpha);
   check_alpha_for_codes<Format>(given, where);
@@ -145,12 +158,13 @@ void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols, const
 
 /// dequantize_matrix on codes in Format's row layout. Checks as dequantize_matrix.
 template <class Format, class T>
-void dequantize_matrix_codes(const std::byte* codes, std::size_t row_bytes, std::size_t rows, std::size_t cols,
-                             const AlphaLayout& layout, const T* alphas, T* w) {
+void dequantize_matrix_codes(const std::byte* codes, std::size_t row_bytes, std::size_t rows,
+                             std::size_t cols, const AlphaLayout& layout, const T* alphas, T* w) {
   require_floating<T>();
   layout.validate(cols);
   const std::size_t n = rows * cols;
-  if (rows != 0 && n / rows != cols) throw Error(ErrorKind::invalid_argument, "rows * cols overflows");
+  if (rows != 0 && n / rows != cols)
+    throw Error(ErrorKind::invalid_argument, "rows * cols overflows");
   check_pointers(codes, w, n);
   check_pointers(alphas, w, n);
   if (n == 0) return;
@@ -163,7 +177,8 @@ void dequantize_matrix_codes(const std::byte* codes, std::size_t row_bytes, std:
     for (std::size_t i = 0; i < n;) {
       const std::size_t r = i / cols, c = i % cols, slot = i / span;
       const std::size_t len = std::min(cols - c, (slot + 1) * span - i);
-      k.template dequantize_decode<Format>(codes + r * row_bytes, c, w + i, len, T(1) / alphas[slot], stream);
+      k.template dequantize_decode<Format>(codes + r * row_bytes, c, w + i, len,
+                                           T(1) / alphas[slot], stream);
       i += len;
     }
   });
@@ -181,20 +196,20 @@ void quantize_matrix(const T* w, std::size_t rows, std::size_t cols, const Quant
                      Code* codes, T* alphas) {
   detail::check_codec_types<Code, T>();
   using Format = format_of_t<Code>;
-  detail::quantize_matrix_codes<Format>(w, rows, cols, options, detail::code_bytes(codes), Format::row_bytes(cols),
-                                        alphas);
+  detail::quantize_matrix_codes<Format>(w, rows, cols, options, detail::code_bytes(codes),
+                                        Format::row_bytes(cols), alphas);
 }
 
 /// Reconstructs the row-major float matrix from codes and alphas laid out as `layout`.
 /// @throws qins::Error for an invalid layout or any alpha that is not finite and > 0
 ///         (or too small for the code type), naming its row.
 template <class Code, class T>
-void dequantize_matrix(const Code* codes, std::size_t rows, std::size_t cols, const AlphaLayout& layout,
-                       const T* alphas, T* w) {
+void dequantize_matrix(const Code* codes, std::size_t rows, std::size_t cols,
+                       const AlphaLayout& layout, const T* alphas, T* w) {
   detail::check_codec_types<Code, T>();
   using Format = format_of_t<Code>;
-  detail::dequantize_matrix_codes<Format>(detail::code_bytes(codes), Format::row_bytes(cols), rows, cols, layout,
-                                          alphas, w);
+  detail::dequantize_matrix_codes<Format>(detail::code_bytes(codes), Format::row_bytes(cols), rows,
+                                          cols, layout, alphas, w);
 }
 
 }  // namespace qins

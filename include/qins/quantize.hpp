@@ -35,8 +35,8 @@ template <class T>
 inline void check_z_range(const T* z, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
     if (!(z[i] >= T(-1) && z[i] <= T(1)))  // also false for NaN
-      throw Error(ErrorKind::invalid_argument, "encoded value must lie in [-1, 1]", {},
-                  Error::npos, i);
+      throw Error(ErrorKind::invalid_argument, "encoded value must lie in [-1, 1]", {}, Error::npos,
+                  i);
 }
 
 template <class T>
@@ -74,7 +74,8 @@ void quantize(const T* z, Code* codes, std::size_t n) {
   detail::check_codec_types<Code, T>();
   detail::check_pointers(z, codes, n);
   detail::check_z_range(z, n);
-  detail::with_kernels<T>([&](auto k) { k.template quantize<format_of_t<Code>>(z, detail::code_bytes(codes), 0, n); });
+  detail::with_kernels<T>(
+      [&](auto k) { k.template quantize<format_of_t<Code>>(z, detail::code_bytes(codes), 0, n); });
 }
 
 /// Dequantizes n codes to z'.
@@ -82,7 +83,9 @@ template <class Code, class T>
 void dequantize(const Code* codes, T* z, std::size_t n) {
   detail::check_codec_types<Code, T>();
   detail::check_pointers(codes, z, n);
-  detail::with_kernels<T>([&](auto k) { k.template dequantize<format_of_t<Code>>(detail::code_bytes(codes), 0, z, n); });
+  detail::with_kernels<T>([&](auto k) {
+    k.template dequantize<format_of_t<Code>>(detail::code_bytes(codes), 0, z, n);
+  });
 }
 
 /// Fused encode + quantize of one weight: the code of quantize(encode(x, alpha)), except
@@ -115,8 +118,9 @@ void encode_quantize(const T* x, Code* codes, std::size_t n, T alpha) {
   detail::check_alpha_for_codes<Code>(alpha);
   detail::check_pointers(x, codes, n);
   detail::check_finite(x, n, {});
-  detail::with_kernels<T>(
-      [&](auto k) { k.template encode_quantize<format_of_t<Code>>(x, detail::code_bytes(codes), 0, n, alpha); });
+  detail::with_kernels<T>([&](auto k) {
+    k.template encode_quantize<format_of_t<Code>>(x, detail::code_bytes(codes), 0, n, alpha);
+  });
 }
 
 /// Fused dequantize + decode of n codes with one alpha (codes -> weights).
@@ -127,8 +131,9 @@ void dequantize_decode(const Code* codes, T* x, std::size_t n, T alpha) {
   detail::check_alpha_for_codes<Code>(alpha);
   detail::check_pointers(codes, x, n);
   const T inv_alpha = T(1) / alpha;
-  detail::with_kernels<T>(
-      [&](auto k) { k.template dequantize_decode<format_of_t<Code>>(detail::code_bytes(codes), 0, x, n, inv_alpha); });
+  detail::with_kernels<T>([&](auto k) {
+    k.template dequantize_decode<format_of_t<Code>>(detail::code_bytes(codes), 0, x, n, inv_alpha);
+  });
 }
 
 /// Sum of squared reconstruction errors of n weights quantized with alpha: each error
@@ -146,7 +151,8 @@ double quantization_squared_error(const T* x, std::size_t n, T alpha) {
   return detail::with_kernels<T>([&](auto k) {
     const T scale = detail::scalar::squared_error_scale(k.max_abs(x, n));
     const double s = static_cast<double>(scale);
-    return k.template quantization_squared_error<format_of_t<Code>>(x, n, alpha, inv_alpha, scale) / (s * s);
+    return k.template quantization_squared_error<format_of_t<Code>>(x, n, alpha, inv_alpha, scale) /
+           (s * s);
   });
 }
 

@@ -65,8 +65,9 @@ class QinsTensor {
   /// `code_type` (row_bytes(cols) bytes each), `scales` one 1/alpha per slot of `layout`,
   /// `bias` is empty or has `rows` values. @throws qins::Error naming what does not fit:
   /// sizes, layout, a scale that is not finite and > 0, a non-finite bias.
-  static QinsTensor from_parts(std::string name, std::size_t rows, std::size_t cols, CodeType code_type,
-                               const AlphaLayout& layout, detail::SharedBytes codes, std::vector<float> scales,
+  static QinsTensor from_parts(std::string name, std::size_t rows, std::size_t cols,
+                               CodeType code_type, const AlphaLayout& layout,
+                               detail::SharedBytes codes, std::vector<float> scales,
                                std::vector<float> bias) {
     QinsTensor t;
     t.name_ = std::move(name);
@@ -74,31 +75,38 @@ class QinsTensor {
     layout.validate(cols, t.name_);
     const std::size_t expected = rows * stored_type_info(code_type).row_bytes(cols);
     if (codes.size() != expected)
-      throw Error(ErrorKind::size_mismatch, "code buffer has " + std::to_string(codes.size()) +
-                                                " bytes, the shape needs " + std::to_string(expected),
+      throw Error(ErrorKind::size_mismatch,
+                  "code buffer has " + std::to_string(codes.size()) + " bytes, the shape needs " +
+                      std::to_string(expected),
                   t.name_);
     if (rows * cols != 0 && scales.size() != layout.count(rows, cols))
-      throw Error(ErrorKind::size_mismatch, "expected " + std::to_string(layout.count(rows, cols)) +
-                                                " scales, got " + std::to_string(scales.size()),
+      throw Error(ErrorKind::size_mismatch,
+                  "expected " + std::to_string(layout.count(rows, cols)) + " scales, got " +
+                      std::to_string(scales.size()),
                   t.name_);
     // A scale must be finite and > 0, and for codes small enough that the largest decoded
     // magnitude (M - 1) * scale stays finite: the bound the constructor puts on alpha.
-    const float largest = is_code_format(code_type)
-                              ? visit_code_format(code_type, [](auto f) {
-                                  return float(max_decoded_magnitude_times_alpha<decltype(f)>());
-                                })
-                              : 1.0f;
+    const float largest =
+        is_code_format(code_type)
+            ? visit_code_format(
+                  code_type,
+                  [](auto f) { return float(max_decoded_magnitude_times_alpha<decltype(f)>()); })
+            : 1.0f;
     for (std::size_t i = 0; i < scales.size(); ++i)
-      if (!detail::is_finite_bits(scales[i]) || !(scales[i] > 0.0f) || !detail::is_finite_bits(largest * scales[i]))
+      if (!detail::is_finite_bits(scales[i]) || !(scales[i] > 0.0f) ||
+          !detail::is_finite_bits(largest * scales[i]))
         throw Error(ErrorKind::bad_file,
-                    "scale (1/alpha) " + std::to_string(scales[i]) + " of alpha slot " + std::to_string(i) +
-                        " must be finite, > 0 and keep decoded weights finite",
+                    "scale (1/alpha) " + std::to_string(scales[i]) + " of alpha slot " +
+                        std::to_string(i) + " must be finite, > 0 and keep decoded weights finite",
                     t.name_, layout.granularity == AlphaGranularity::per_row ? i : Error::npos);
     if (!bias.empty() && bias.size() != rows)
       throw Error(ErrorKind::size_mismatch,
-                  "bias has " + std::to_string(bias.size()) + " values for " + std::to_string(rows) + " rows", t.name_);
+                  "bias has " + std::to_string(bias.size()) + " values for " +
+                      std::to_string(rows) + " rows",
+                  t.name_);
     for (std::size_t i = 0; i < bias.size(); ++i)
-      if (!detail::is_finite_bits(bias[i])) throw Error(ErrorKind::non_finite_value, "non-finite bias", t.name_, i);
+      if (!detail::is_finite_bits(bias[i]))
+        throw Error(ErrorKind::non_finite_value, "non-finite bias", t.name_, i);
     if (code_type == CodeType::float32) check_z_values(codes, rows, cols, t.name_);
     t.rows_ = rows;
     t.cols_ = cols;
@@ -148,8 +156,9 @@ class QinsTensor {
         continue;
       }
       visit_code_format(code_type_, [&](auto f) {
-        detail::with_kernels<float>(
-            [&](auto k) { k.template dequantize_decode<decltype(f)>(row, s0, out + s0, span, scale, stream); });
+        detail::with_kernels<float>([&](auto k) {
+          k.template dequantize_decode<decltype(f)>(row, s0, out + s0, span, scale, stream);
+        });
       });
     }
   }
@@ -159,9 +168,12 @@ class QinsTensor {
   /// Scales per row (0 for one scale per tensor).
   std::size_t scale_stride() const noexcept {
     switch (layout_.granularity) {
-      case AlphaGranularity::per_row: return 1;
-      case AlphaGranularity::per_group: return cols_ / layout_.group_size;
-      default: return 0;
+      case AlphaGranularity::per_row:
+        return 1;
+      case AlphaGranularity::per_group:
+        return cols_ / layout_.group_size;
+      default:
+        return 0;
     }
   }
 
@@ -180,8 +192,10 @@ class QinsTensor {
   }
 
  private:
-  static void check_shape(std::size_t rows, std::size_t cols, CodeType code_type, const std::string& name) {
-    if (!is_stored_type(code_type)) throw Error(ErrorKind::invalid_argument, "unknown code type", name);
+  static void check_shape(std::size_t rows, std::size_t cols, CodeType code_type,
+                          const std::string& name) {
+    if (!is_stored_type(code_type))
+      throw Error(ErrorKind::invalid_argument, "unknown code type", name);
     if (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / 4 / cols)
       throw Error(ErrorKind::invalid_argument, "rows * cols overflows", name);
   }
@@ -190,22 +204,24 @@ class QinsTensor {
              const float* bias) {
     name_ = options.name;
     if (!is_code_format(options.code_type))
-      throw Error(ErrorKind::invalid_argument, "code_type must be a code format (uint8 or uint16)", name_);
+      throw Error(ErrorKind::invalid_argument, "code_type must be a code format (uint8 or uint16)",
+                  name_);
     check_shape(rows, cols, options.code_type, name_);
     const AlphaLayout layout = options.layout();
     layout.validate(cols, name_);
     const std::size_t n = rows * cols;
     std::vector<float> alphas(n == 0 ? 0 : layout.count(rows, cols));
     const CodeType stored = options.quantize ? options.code_type : CodeType::float32;
-    detail::SharedBytes codes = detail::SharedBytes::allocate(rows * stored_type_info(stored).row_bytes(cols));
+    detail::SharedBytes codes =
+        detail::SharedBytes::allocate(rows * stored_type_info(stored).row_bytes(cols));
     // The alphas come from quantizing to the requested codes even when they are not
     // kept, so that quantize = false differs from quantize = true by quantization alone.
     visit_code_format(options.code_type, [&](auto f) {
       using Format = decltype(f);
       std::vector<std::byte> discarded(options.quantize ? 0 : rows * Format::row_bytes(cols));
       std::byte* dst = options.quantize ? codes.mutable_data() : discarded.data();
-      detail::quantize_matrix_codes<Format>(weights, rows, cols, options, dst, Format::row_bytes(cols),
-                                            alphas.data());
+      detail::quantize_matrix_codes<Format>(weights, rows, cols, options, dst,
+                                            Format::row_bytes(cols), alphas.data());
     });
     std::vector<float> scales(alphas.size());
     for (std::size_t i = 0; i < alphas.size(); ++i) scales[i] = 1.0f / alphas[i];
@@ -215,7 +231,8 @@ class QinsTensor {
     if (bias) {
       bias_values.assign(bias, bias + rows);
       for (std::size_t i = 0; i < rows; ++i)
-        if (!detail::is_finite_bits(bias[i])) throw Error(ErrorKind::non_finite_value, "non-finite bias", name_, i);
+        if (!detail::is_finite_bits(bias[i]))
+          throw Error(ErrorKind::non_finite_value, "non-finite bias", name_, i);
     }
     rows_ = rows;
     cols_ = cols;
@@ -230,7 +247,8 @@ class QinsTensor {
                 const std::vector<float>& alphas, float* z) const {
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t c = 0; c < cols; ++c) {
-        z[r * cols + c] = detail::scalar::encode_ref(w[r * cols + c], alphas[layout.index(r, c, cols)]);
+        z[r * cols + c] =
+            detail::scalar::encode_ref(w[r * cols + c], alphas[layout.index(r, c, cols)]);
         if (z[r * cols + c] == 0.0f)  // alpha |x| overflowed: z = 0 has no inverse
           throw Error(ErrorKind::invalid_argument, "alpha * |x| overflows", name_, r, c);
       }
@@ -242,14 +260,16 @@ class QinsTensor {
       float z;
       std::memcpy(&z, codes.data() + i * sizeof z, sizeof z);
       if (!(std::fabs(z) > 0.0f && std::fabs(z) <= 1.0f) || !detail::is_finite_bits(z))
-        throw Error(ErrorKind::bad_file, "stored z value outside 0 < |z| <= 1", name, i / cols, i % cols);
+        throw Error(ErrorKind::bad_file, "stored z value outside 0 < |z| <= 1", name, i / cols,
+                    i % cols);
     }
   }
 
   // z -> x with the stored scale 1/alpha: x = sign(z) (1 - |z|) / |z| * (1/alpha), the
   // float-domain decode with alpha = 1 (exact: 1 * |z|) followed by the scale.
   // Rows of float32 start on 4-byte boundaries of a 64-byte-aligned buffer (or payload).
-  static void decode_z_segment(const std::byte* row, std::size_t s0, std::size_t len, float scale, float* out) {
+  static void decode_z_segment(const std::byte* row, std::size_t s0, std::size_t len, float scale,
+                               float* out) {
     const float* z = reinterpret_cast<const float*>(row) + s0;
     detail::with_kernels<float>([&](auto k) { k.decode(z, out, len, 1.0f); });
     for (std::size_t i = 0; i < len; ++i) out[i] *= scale;

@@ -26,13 +26,15 @@ class ThreadPool {
  public:
   /// @throws qins::Error if threads is 0.
   explicit ThreadPool(unsigned threads) {
-    if (threads == 0) throw Error(ErrorKind::invalid_argument, "a thread pool needs at least 1 thread");
+    if (threads == 0)
+      throw Error(ErrorKind::invalid_argument, "a thread pool needs at least 1 thread");
     workers_.reserve(threads - 1);
     try {
       for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
     } catch (...) {  // the OS refused a thread: stop the ones already started, then report
       stop_workers();
-      throw Error(ErrorKind::invalid_argument, "cannot start " + std::to_string(threads - 1) + " worker threads");
+      throw Error(ErrorKind::invalid_argument,
+                  "cannot start " + std::to_string(threads - 1) + " worker threads");
     }
   }
   ~ThreadPool() { stop_workers(); }

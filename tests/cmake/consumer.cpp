@@ -2,9 +2,8 @@
 // SPDX-License-Identifier: MIT
 // The consumer projects' program: compress a matrix with QinsLinear and check its products against
 // Eigen.
-#include <qins/qins.hpp>
-
 #include <cstdio>
+#include <qins/qins.hpp>
 
 int main() {
   const Eigen::MatrixXf w = Eigen::MatrixXf::Random(96, 160) * 0.05f;  // out x in

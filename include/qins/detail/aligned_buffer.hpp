@@ -25,14 +25,16 @@ class SharedBytes {
     if (size == 0) return b;
     void* p = ::operator new(size, std::align_val_t(kBufferAlignment));
     std::memset(p, 0, size);
-    b.owner_ = std::shared_ptr<void>(p, [](void* q) { ::operator delete(q, std::align_val_t(kBufferAlignment)); });
+    b.owner_ = std::shared_ptr<void>(
+        p, [](void* q) { ::operator delete(q, std::align_val_t(kBufferAlignment)); });
     b.data_ = static_cast<std::byte*>(p);
     b.size_ = size;
     return b;
   }
 
   /// A view of `size` bytes at `data`, kept valid by `owner`.
-  static SharedBytes view(std::shared_ptr<const void> owner, const std::byte* data, std::size_t size) {
+  static SharedBytes view(std::shared_ptr<const void> owner, const std::byte* data,
+                          std::size_t size) {
     SharedBytes b;
     b.owner_ = std::const_pointer_cast<void>(std::move(owner));
     b.data_ = const_cast<std::byte*>(data);

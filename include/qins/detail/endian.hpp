@@ -10,7 +10,8 @@
 #include <type_traits>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "qins files are little-endian and their payloads are used in place: big-endian hosts are not supported"
+#error \
+    "qins files are little-endian and their payloads are used in place: big-endian hosts are not supported"
 #endif
 
 namespace qins::detail {

@@ -60,7 +60,8 @@ inline SharedBytes map_whole_file(const std::string& path) {
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) throw Error(ErrorKind::io_failure, "cannot memory-map '" + path + "'");
-  std::shared_ptr<const void> owner(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
+  std::shared_ptr<const void> owner(
+      p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
   return SharedBytes::view(std::move(owner), static_cast<const std::byte*>(p), size);
 #else
   return read_whole_file(path);

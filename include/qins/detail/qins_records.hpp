@@ -35,9 +35,9 @@ inline constexpr Field file_size{"file size", 32, 8};
 inline constexpr Field header_reserved0{"reserved", 40, 8};
 inline constexpr Field header_reserved1{"reserved", 48, 8};
 inline constexpr Field header_checksum{"header checksum", 56, 8};
-inline constexpr Field header_fields[] = {magic,      major_version, minor_version,    tensor_count,
-                                          entry_size, table_offset,  header_end,       file_size,
-                                          header_reserved0, header_reserved1, header_checksum};
+inline constexpr Field header_fields[] = {
+    magic,      major_version, minor_version,    tensor_count,     entry_size,     table_offset,
+    header_end, file_size,     header_reserved0, header_reserved1, header_checksum};
 
 // A table entry, one per tensor, at table offset + i * entry size.
 inline constexpr Field name_offset{"name offset", 0, 8};
@@ -60,17 +60,34 @@ inline constexpr Field entry_reserved1{"reserved", 96, 8};
 inline constexpr Field entry_reserved2{"reserved", 104, 8};
 inline constexpr Field entry_reserved3{"reserved", 112, 8};
 inline constexpr Field entry_reserved4{"reserved", 120, 8};
-inline constexpr Field entry_fields[] = {
-    name_offset,  name_length, code_type,   granularity,      has_bias,        entry_reserved0, rows,
-    cols,         group_size,  codes_offset, code_bytes,      scales_offset,   scale_count,     bias_offset,
-    bias_count,   payload_checksum,          entry_reserved1, entry_reserved2, entry_reserved3, entry_reserved4};
+inline constexpr Field entry_fields[] = {name_offset,
+                                         name_length,
+                                         code_type,
+                                         granularity,
+                                         has_bias,
+                                         entry_reserved0,
+                                         rows,
+                                         cols,
+                                         group_size,
+                                         codes_offset,
+                                         code_bytes,
+                                         scales_offset,
+                                         scale_count,
+                                         bias_offset,
+                                         bias_count,
+                                         payload_checksum,
+                                         entry_reserved1,
+                                         entry_reserved2,
+                                         entry_reserved3,
+                                         entry_reserved4};
 
 /// The fields of a table tile the record exactly, in order (checked at compile time).
 template <std::size_t N>
 constexpr bool tiles(const Field (&fields)[N], std::size_t size) {
   std::size_t at = 0;
   for (const Field& f : fields) {
-    if (f.offset != at || (f.width != 1 && f.width != 2 && f.width != 4 && f.width != 8)) return false;
+    if (f.offset != at || (f.width != 1 && f.width != 2 && f.width != 4 && f.width != 8))
+      return false;
     at += f.width;
   }
   return at == size;
@@ -82,10 +99,14 @@ static_assert(tiles(entry_fields, kEntrySize), "the entry fields cover its 128 b
 inline std::uint64_t get(const std::byte* record, const Field& f) noexcept {
   const std::byte* p = record + f.offset;
   switch (f.width) {
-    case 1: return load_le<std::uint8_t>(p);
-    case 2: return load_le<std::uint16_t>(p);
-    case 4: return load_le<std::uint32_t>(p);
-    default: return load_le<std::uint64_t>(p);
+    case 1:
+      return load_le<std::uint8_t>(p);
+    case 2:
+      return load_le<std::uint16_t>(p);
+    case 4:
+      return load_le<std::uint32_t>(p);
+    default:
+      return load_le<std::uint64_t>(p);
   }
 }
 
@@ -93,10 +114,18 @@ inline std::uint64_t get(const std::byte* record, const Field& f) noexcept {
 inline void put(std::byte* record, const Field& f, std::uint64_t v) noexcept {
   std::byte* p = record + f.offset;
   switch (f.width) {
-    case 1: store_le<std::uint8_t>(p, static_cast<std::uint8_t>(v)); break;
-    case 2: store_le<std::uint16_t>(p, static_cast<std::uint16_t>(v)); break;
-    case 4: store_le<std::uint32_t>(p, static_cast<std::uint32_t>(v)); break;
-    default: store_le<std::uint64_t>(p, v); break;
+    case 1:
+      store_le<std::uint8_t>(p, static_cast<std::uint8_t>(v));
+      break;
+    case 2:
+      store_le<std::uint16_t>(p, static_cast<std::uint16_t>(v));
+      break;
+    case 4:
+      store_le<std::uint32_t>(p, static_cast<std::uint32_t>(v));
+      break;
+    default:
+      store_le<std::uint64_t>(p, v);
+      break;
   }
 }
 

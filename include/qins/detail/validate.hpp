@@ -44,8 +44,7 @@ template <class Code, class T>
 inline void check_alpha_for_codes(T alpha, const Where& where = {}) {
   check_alpha(alpha, where);
   T inv = T(1) / alpha;
-  if (!is_finite_bits(inv) ||
-      !is_finite_bits(T(max_decoded_magnitude_times_alpha<Code>()) * inv))
+  if (!is_finite_bits(inv) || !is_finite_bits(T(max_decoded_magnitude_times_alpha<Code>()) * inv))
     throw Error(ErrorKind::invalid_argument,
                 "alpha " + std::to_string(static_cast<double>(alpha)) +
                     " is too small: decoded weights would overflow",
@@ -55,8 +54,8 @@ inline void check_alpha_for_codes(T alpha, const Where& where = {}) {
 template <class T>
 [[noreturn]] inline void throw_non_finite(T value, std::size_t index, const Where& where) {
   throw Error(ErrorKind::non_finite_value,
-              std::string(is_nan_bits(value) ? "NaN" : "infinite") + " weight",
-              where.name(), where.row, where.col_offset + index);
+              std::string(is_nan_bits(value) ? "NaN" : "infinite") + " weight", where.name(),
+              where.row, where.col_offset + index);
 }
 
 inline void check_pointers(const void* in, const void* out, std::size_t n) {

@@ -36,9 +36,11 @@ struct V {
 
   static F load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
-  /// Non-temporal store; p aligned to the vector size. Follow a run of them with detail::finish_streaming().
+  /// Non-temporal store; p aligned to the vector size. Follow a run of them with
+  /// detail::finish_streaming().
   static void stream(float* p, F v) { _mm256_stream_ps(p, v); }
-  /// Asks for the cache line holding p, a pointer into a live object (the hint itself never faults).
+  /// Asks for the cache line holding p, a pointer into a live object (the hint itself never
+  /// faults).
   static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
   static F set1(float v) { return _mm256_set1_ps(v); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
@@ -53,12 +55,16 @@ struct V {
   static F sign_bit() { return _mm256_set1_ps(-0.0f); }
   static F abs(F v) { return _mm256_andnot_ps(sign_bit(), v); }
   static F less_than_zero(F v) { return _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ); }
-  static F select(F mask, F if_true, F if_false) { return _mm256_blendv_ps(if_false, if_true, mask); }
+  static F select(F mask, F if_true, F if_false) {
+    return _mm256_blendv_ps(if_false, if_true, mask);
+  }
   static F negate_if(F v, F mask) { return _mm256_xor_ps(v, _mm256_and_ps(mask, sign_bit())); }
   static F copy_sign(F magnitude, F sign_source) {
     return _mm256_or_ps(magnitude, _mm256_and_ps(sign_source, sign_bit()));
   }
-  static F round_even(F v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F round_even(F v) {
+    return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
   static bool any_non_finite(F v) {
     const __m256i exponent = _mm256_set1_epi32(0x7f800000);
     __m256i e = _mm256_and_si256(_mm256_castps_si256(v), exponent);

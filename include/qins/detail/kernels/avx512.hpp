@@ -36,9 +36,11 @@ struct V {
 
   static F load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
-  /// Non-temporal store; p aligned to the vector size. Follow a run of them with detail::finish_streaming().
+  /// Non-temporal store; p aligned to the vector size. Follow a run of them with
+  /// detail::finish_streaming().
   static void stream(float* p, F v) { _mm512_stream_ps(p, v); }
-  /// Asks for the cache line holding p, a pointer into a live object (the hint itself never faults).
+  /// Asks for the cache line holding p, a pointer into a live object (the hint itself never
+  /// faults).
   static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
   static F set1(float v) { return _mm512_set1_ps(v); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
@@ -119,7 +121,8 @@ struct V {
   /// About 14 correct bits.
   static F rcp(F v) { return _mm512_rcp14_ps(v); }
   static F select_by_sign(F selector, F negative, F positive) {
-    return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(selector)), positive, negative);
+    return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(selector)), positive,
+                                negative);
   }
   static float reduce_add(F v) { return _mm512_reduce_add_ps(v); }
 };

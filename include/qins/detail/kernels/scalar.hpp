@@ -117,19 +117,24 @@ inline void quantize_ref(const T* z, std::byte* codes, std::size_t first, std::s
 }
 
 template <class Format, class T>
-inline void dequantize_ref(const std::byte* codes, std::size_t first, T* z, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) z[i] = dequantize_ref<Format, T>(Format::load(codes, first + i));
+inline void dequantize_ref(const std::byte* codes, std::size_t first, T* z,
+                           std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    z[i] = dequantize_ref<Format, T>(Format::load(codes, first + i));
 }
 
 template <class Format, class T>
-inline void encode_quantize_ref(const T* x, std::byte* codes, std::size_t first, std::size_t n, T alpha) noexcept {
-  for (std::size_t i = 0; i < n; ++i) Format::store(codes, first + i, encode_quantize_ref<Format>(x[i], alpha));
+inline void encode_quantize_ref(const T* x, std::byte* codes, std::size_t first, std::size_t n,
+                                T alpha) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    Format::store(codes, first + i, encode_quantize_ref<Format>(x[i], alpha));
 }
 
 template <class Format, class T>
 inline void dequantize_decode_ref(const std::byte* codes, std::size_t first, T* x, std::size_t n,
                                   T inv_alpha) noexcept {
-  for (std::size_t i = 0; i < n; ++i) x[i] = dequantize_decode_ref<Format>(Format::load(codes, first + i), inv_alpha);
+  for (std::size_t i = 0; i < n; ++i)
+    x[i] = dequantize_decode_ref<Format>(Format::load(codes, first + i), inv_alpha);
 }
 
 /// Index of the first NaN or infinity, or n.
@@ -196,7 +201,8 @@ inline constexpr std::size_t kSquaresBlock = 256;
 
 template <class T>
 inline void flush_squares(T* partial, double* lanes) noexcept {
-  for (std::size_t l = 0; l < kSumLanes; ++l) lanes[l] += static_cast<double>(partial[l]), partial[l] = T(0);
+  for (std::size_t l = 0; l < kSumLanes; ++l)
+    lanes[l] += static_cast<double>(partial[l]), partial[l] = T(0);
 }
 
 /// The power of two that the squared-error sums scale each error by: 2^-e with e the
@@ -256,7 +262,9 @@ struct CodeMatrixView {
 
   const std::byte* row(std::size_t r) const noexcept { return codes + r * row_bytes; }
   /// Code c of row r.
-  std::uint32_t code(std::size_t r, std::size_t c) const noexcept { return Format::load(row(r), c); }
+  std::uint32_t code(std::size_t r, std::size_t c) const noexcept {
+    return Format::load(row(r), c);
+  }
   float scale(std::size_t r, std::size_t segment) const noexcept {
     return scales[r * scale_stride + segment];
   }
@@ -284,7 +292,8 @@ inline void gemv_ref(const CodeMatrixView<Format>& w, const float* x, float* y) 
     float total = 0;
     for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
       float acc = 0;
-      for (std::size_t j = s0; j < s0 + w.span; ++j) acc += x[j] * decoded_times_alpha_ref<Format, float>(w.code(r, j));
+      for (std::size_t j = s0; j < s0 + w.span; ++j)
+        acc += x[j] * decoded_times_alpha_ref<Format, float>(w.code(r, j));
       total += acc * w.scale(r, g);
     }
     y[r] = total;
@@ -335,19 +344,21 @@ struct Kernels {
     dequantize_ref<Format>(codes, first, z, n);
   }
   template <class Format>
-  static void encode_quantize(const T* x, std::byte* codes, std::size_t first, std::size_t n, T alpha) {
+  static void encode_quantize(const T* x, std::byte* codes, std::size_t first, std::size_t n,
+                              T alpha) {
     encode_quantize_ref<Format>(x, codes, first, n, alpha);
   }
   template <class Format>
-  static void dequantize_decode(const std::byte* codes, std::size_t first, T* x, std::size_t n, T inv_alpha,
-                                bool /*stream*/ = false) {
+  static void dequantize_decode(const std::byte* codes, std::size_t first, T* x, std::size_t n,
+                                T inv_alpha, bool /*stream*/ = false) {
     dequantize_decode_ref<Format>(codes, first, x, n, inv_alpha);
   }
   static std::size_t find_non_finite(const T* x, std::size_t n) {
     return find_non_finite_ref(x, n);
   }
   template <class Format>
-  static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha, T scale = T(1)) {
+  static double quantization_squared_error(const T* x, std::size_t n, T alpha, T inv_alpha,
+                                           T scale = T(1)) {
     return quantization_squared_error_ref<Format>(x, n, alpha, inv_alpha, scale);
   }
   static T max_abs(const T* x, std::size_t n) { return max_abs_ref(x, n); }

@@ -97,11 +97,13 @@ struct Kernels {
   }
 
   template <class Format>
-  static void encode_quantize(const float* x, std::byte* codes, std::size_t first, std::size_t n, float alpha) {
+  static void encode_quantize(const float* x, std::byte* codes, std::size_t first, std::size_t n,
+                              float alpha) {
     const auto va = V::set1(alpha);
     std::size_t i = 0;
     for (; i + V::width <= n; i += V::width)
-      V::template store_codes<Format>(codes, first + i, encode_quantize_vector<Format>(V::load(x + i), va));
+      V::template store_codes<Format>(codes, first + i,
+                                      encode_quantize_vector<Format>(V::load(x + i), va));
     scalar::encode_quantize_ref<Format>(x + i, codes, first + i, n - i, alpha);
   }
 
@@ -109,15 +111,18 @@ struct Kernels {
   // larger than the caches this saves reading every output line before writing it. The
   // caller ends a run of streaming calls with detail::finish_streaming().
   template <class Format>
-  static void dequantize_decode(const std::byte* codes, std::size_t first, float* x, std::size_t n, float inv_alpha,
-                                bool stream = false) {
+  static void dequantize_decode(const std::byte* codes, std::size_t first, float* x, std::size_t n,
+                                float inv_alpha, bool stream = false) {
     const auto vinv = V::set1(inv_alpha);
     auto decoded = [&](std::size_t i) {
-      return V::mul(decoded_times_alpha_vector<Format>(V::template load_codes<Format>(codes, first + i)), vinv);
+      return V::mul(
+          decoded_times_alpha_vector<Format>(V::template load_codes<Format>(codes, first + i)),
+          vinv);
     };
     std::size_t i = 0;
     if (stream) {
-      for (; i < n && reinterpret_cast<std::uintptr_t>(x + i) % (V::width * sizeof(float)) != 0; ++i)
+      for (; i < n && reinterpret_cast<std::uintptr_t>(x + i) % (V::width * sizeof(float)) != 0;
+           ++i)
         x[i] = scalar::dequantize_decode_ref<Format>(Format::load(codes, first + i), inv_alpha);
       for (; i + V::width <= n; i += V::width) V::stream(x + i, decoded(i));
     }
@@ -140,7 +145,8 @@ struct Kernels {
 
   static void store_lanes(const typename V::D* acc, double* lanes) {
     QINS_DETAIL_UNROLL
-    for (std::size_t q = 0; q < kDoublesPerBlock; ++q) V::dstore(lanes + q * V::double_width, acc[q]);
+    for (std::size_t q = 0; q < kDoublesPerBlock; ++q)
+      V::dstore(lanes + q * V::double_width, acc[q]);
   }
 
   template <class Format>
@@ -159,15 +165,14 @@ struct Kernels {
       // Up to the end of the current block of kSquaresBlock elements, or of the data.
       const std::size_t block_end = (i / scalar::kSquaresBlock + 1) * scalar::kSquaresBlock;
       const std::size_t stop = block_end < n ? block_end : n;
-      for (; i + scalar::kSumLanes <= stop; i += scalar::kSumLanes)
-        QINS_DETAIL_UNROLL
-        for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
-          auto v = V::load(x + i + k * V::width);
-          auto u = decoded_times_alpha_vector<Format>(encode_quantize_vector<Format>(v, va));
-          auto e = V::mul(V::fnmadd(u, vinv, v), vscale);  // as reconstruction_error_ref
-          partial[k] = V::fmadd(e, e, partial[k]);
-        }
-      if (i != block_end) break;  // a partial block: the reference finishes it
+      for (; i + scalar::kSumLanes <= stop; i += scalar::kSumLanes) QINS_DETAIL_UNROLL
+      for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
+        auto v = V::load(x + i + k * V::width);
+        auto u = decoded_times_alpha_vector<Format>(encode_quantize_vector<Format>(v, va));
+        auto e = V::mul(V::fnmadd(u, vinv, v), vscale);  // as reconstruction_error_ref
+        partial[k] = V::fmadd(e, e, partial[k]);
+      }
+      if (i != block_end) break;             // a partial block: the reference finishes it
       typename V::D wide[kDoublesPerBlock];  // as scalar::flush_squares
       QINS_DETAIL_UNROLL
       for (std::size_t k = 0; k < kFloatsPerBlock; ++k) {
@@ -179,7 +184,8 @@ struct Kernels {
     }
     float partial_lanes[scalar::kSumLanes];
     QINS_DETAIL_UNROLL
-    for (std::size_t k = 0; k < kFloatsPerBlock; ++k) V::store(partial_lanes + k * V::width, partial[k]);
+    for (std::size_t k = 0; k < kFloatsPerBlock; ++k)
+      V::store(partial_lanes + k * V::width, partial[k]);
     double lanes[scalar::kSumLanes];
     store_lanes(acc, lanes);
     scalar::add_squared_errors_ref<Format>(x, i, n, alpha, inv_alpha, scale, partial_lanes, lanes);
@@ -196,7 +202,8 @@ struct Kernels {
   }
 
   static void scaled_moments(const float* x, std::size_t n, double scale, double* sums) {
-    typename V::D s1[kDoublesPerBlock], s3[kDoublesPerBlock], s4[kDoublesPerBlock], y[kDoublesPerBlock];
+    typename V::D s1[kDoublesPerBlock], s3[kDoublesPerBlock], s4[kDoublesPerBlock],
+        y[kDoublesPerBlock];
     QINS_DETAIL_UNROLL
     for (std::size_t q = 0; q < kDoublesPerBlock; ++q) s1[q] = s3[q] = s4[q] = V::dzero();
     const auto vscale = V::dset1(scale);
@@ -244,7 +251,8 @@ struct Kernels {
   static typename V::F fast_decoded_times_alpha(typename V::F code) {
     const auto half = V::set1(float(Format::max_code) / 2.0f);
     auto d = V::sub(code, half);
-    return V::fmadd(half, fast_reciprocal<Format>(d), V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
+    return V::fmadd(half, fast_reciprocal<Format>(d),
+                    V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
   }
 
   // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
@@ -257,26 +265,25 @@ struct Kernels {
   // slower than the hardware prefetcher; gemv_rows only asks for each row's first lines.)
 
   template <class Format, std::size_t R, std::size_t B>
-  static void gemv_block(const CodeMatrixView<Format>& w, std::size_t r0, const float* x, std::size_t ldx,
-                         float* y, std::size_t ldy) {
+  static void gemv_block(const CodeMatrixView<Format>& w, std::size_t r0, const float* x,
+                         std::size_t ldx, float* y, std::size_t ldy) {
     const auto half = V::set1(float(Format::max_code) / 2.0f), zero = V::set1(0.0f);
     typename V::F total[R][B];
     float tail_total[R][B];
     QINS_DETAIL_UNROLL
-    for (std::size_t r = 0; r < R; ++r)
-      QINS_DETAIL_UNROLL
-      for (std::size_t b = 0; b < B; ++b) total[r][b] = zero, tail_total[r][b] = 0.0f;
+    for (std::size_t r = 0; r < R; ++r) QINS_DETAIL_UNROLL
+    for (std::size_t b = 0; b < B; ++b) total[r][b] = zero, tail_total[r][b] = 0.0f;
     for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
       const std::size_t end = s0 + w.span;
       typename V::F over_d[R][B], signed_x[R][B];  // sum x / d, sum sign(d) x
       QINS_DETAIL_UNROLL
-      for (std::size_t r = 0; r < R; ++r)
-        QINS_DETAIL_UNROLL
-        for (std::size_t b = 0; b < B; ++b) over_d[r][b] = signed_x[r][b] = zero;
+      for (std::size_t r = 0; r < R; ++r) QINS_DETAIL_UNROLL
+      for (std::size_t b = 0; b < B; ++b) over_d[r][b] = signed_x[r][b] = zero;
       auto step = [&](std::size_t j) {  // one vector of columns
         typename V::F xv[B], minus_x[B];
         QINS_DETAIL_UNROLL
-        for (std::size_t b = 0; b < B; ++b) xv[b] = V::load(x + b * ldx + j), minus_x[b] = V::sub(zero, xv[b]);
+        for (std::size_t b = 0; b < B; ++b)
+          xv[b] = V::load(x + b * ldx + j), minus_x[b] = V::sub(zero, xv[b]);
         QINS_DETAIL_UNROLL
         for (std::size_t r = 0; r < R; ++r) {
           const auto d = V::sub(V::template load_codes<Format>(w.row(r0 + r), j), half);
@@ -304,15 +311,17 @@ struct Kernels {
           total[r][b] = V::fmadd(segment, V::set1(scale), total[r][b]);
           float tail = 0.0f;
           for (std::size_t jj = j; jj < end; ++jj)
-            tail = std::fma(x[b * ldx + jj], scalar::decoded_times_alpha_ref<Format, float>(w.code(r0 + r, jj)), tail);
+            tail =
+                std::fma(x[b * ldx + jj],
+                         scalar::decoded_times_alpha_ref<Format, float>(w.code(r0 + r, jj)), tail);
           tail_total[r][b] = std::fma(tail, scale, tail_total[r][b]);
         }
       }
     }
     QINS_DETAIL_UNROLL
-    for (std::size_t r = 0; r < R; ++r)
-      QINS_DETAIL_UNROLL
-      for (std::size_t b = 0; b < B; ++b) y[b * ldy + r] = V::reduce_add(total[r][b]) + tail_total[r][b];
+    for (std::size_t r = 0; r < R; ++r) QINS_DETAIL_UNROLL
+    for (std::size_t b = 0; b < B; ++b)
+      y[b * ldy + r] = V::reduce_add(total[r][b]) + tail_total[r][b];
   }
 
   // Hardware prefetchers stop at 4 KiB pages, so when rows of codes are about a page long
@@ -328,7 +337,8 @@ struct Kernels {
   static constexpr std::size_t kCacheLineBytes = 64;
 
   template <class Format>
-  static void prefetch_row_starts(const CodeMatrixView<Format>& w, std::size_t r0, std::size_t rows) {
+  static void prefetch_row_starts(const CodeMatrixView<Format>& w, std::size_t r0,
+                                  std::size_t rows) {
     const std::size_t bytes = w.row_bytes < kRowPrefetchBytes ? w.row_bytes : kRowPrefetchBytes;
     for (std::size_t r = r0; r < r0 + rows; ++r)
       for (std::size_t offset = 0; offset < bytes; offset += kCacheLineBytes)
@@ -336,13 +346,16 @@ struct Kernels {
   }
 
   template <class Format, std::size_t B>
-  static void gemv_rows(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx, float* y, std::size_t ldy) {
+  static void gemv_rows(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx, float* y,
+                        std::size_t ldy) {
     const bool prefetch = w.row_bytes >= kRowPrefetchMinRowBytes;
     // The rows the loop below would not ask for ahead: callers pass row chunks (64 rows).
-    if (prefetch) prefetch_row_starts(w, 0, w.rows < kRowPrefetchAhead ? w.rows : kRowPrefetchAhead);
+    if (prefetch)
+      prefetch_row_starts(w, 0, w.rows < kRowPrefetchAhead ? w.rows : kRowPrefetchAhead);
     std::size_t r = 0;
     for (; r + 4 <= w.rows; r += 4) {
-      if (prefetch && r + kRowPrefetchAhead + 4 <= w.rows) prefetch_row_starts(w, r + kRowPrefetchAhead, 4);
+      if (prefetch && r + kRowPrefetchAhead + 4 <= w.rows)
+        prefetch_row_starts(w, r + kRowPrefetchAhead, 4);
       gemv_block<Format, 4, B>(w, r, x, ldx, y + r, ldy);
     }
     for (; r < w.rows; ++r) gemv_block<Format, 1, B>(w, r, x, ldx, y + r, ldy);
@@ -360,9 +373,8 @@ struct Kernels {
                         float* y, std::size_t ldy) {
     typename V::F acc[R][B];
     QINS_DETAIL_UNROLL
-    for (auto& row : acc)
-      QINS_DETAIL_UNROLL
-      for (auto& a : row) a = V::set1(0.0f);
+    for (auto& row : acc) QINS_DETAIL_UNROLL
+    for (auto& a : row) a = V::set1(0.0f);
     std::size_t k = 0;
     for (; k + V::width <= kb; k += V::width) {
       typename V::F xv[B];
@@ -376,21 +388,21 @@ struct Kernels {
       }
     }
     QINS_DETAIL_UNROLL
-    for (std::size_t r = 0; r < R; ++r)
-      QINS_DETAIL_UNROLL
-      for (std::size_t b = 0; b < B; ++b) {
-        float sum = V::reduce_add(acc[r][b]);
-        for (std::size_t kk = k; kk < kb; ++kk) sum = std::fma(tile[r * kb + kk], x[b * ldx + kk], sum);
-        y[b * ldy + r] += sum;
-      }
+    for (std::size_t r = 0; r < R; ++r) QINS_DETAIL_UNROLL
+    for (std::size_t b = 0; b < B; ++b) {
+      float sum = V::reduce_add(acc[r][b]);
+      for (std::size_t kk = k; kk < kb; ++kk)
+        sum = std::fma(tile[r * kb + kk], x[b * ldx + kk], sum);
+      y[b * ldy + r] += sum;
+    }
   }
 
   static constexpr std::size_t kMinTiledBatch = 4;
 
   // gemv_rows for B inputs, added into y (gemm accumulates).
   template <class Format, std::size_t B>
-  static void add_gemv_rows(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx, float* y,
-                            std::size_t ldy) {
+  static void add_gemv_rows(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx,
+                            float* y, std::size_t ldy) {
     float out[B * 64];
     for (std::size_t r0 = 0; r0 < w.rows; r0 += 64) {
       const std::size_t n = w.rows - r0 < 64 ? w.rows - r0 : 64;
@@ -410,11 +422,13 @@ struct Kernels {
   /// entry. With `packed` (the inputs as pack_inputs lays them out), the packed product.
   template <class Format>
   static void gemm(const CodeMatrixView<Format>& w, const float* x, std::size_t ldx,
-                   std::size_t batch, float* y, std::size_t ldy, float* tile, const float* packed = nullptr) {
+                   std::size_t batch, float* y, std::size_t ldy, float* tile,
+                   const float* packed = nullptr) {
     if (packed) return gemm_packed(w, packed, batch, y, ldy, tile);
     if (batch < kMinTiledBatch) {  // too few inputs to pay for a decoded tile
       std::size_t b = 0;
-      for (; b + 2 <= batch; b += 2) add_gemv_rows<Format, 2>(w, x + b * ldx, ldx, y + b * ldy, ldy);
+      for (; b + 2 <= batch; b += 2)
+        add_gemv_rows<Format, 2>(w, x + b * ldx, ldx, y + b * ldy, ldy);
       if (b < batch) add_gemv_rows<Format, 1>(w, x + b * ldx, ldx, y + b * ldy, ldy);
       return;
     }
@@ -426,7 +440,8 @@ struct Kernels {
         const float* xk = x + k0;
         float* yr = y + r0;
         std::size_t b = 0;
-        for (; b + 3 <= batch; b += 3) dot_rows<3>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
+        for (; b + 3 <= batch; b += 3)
+          dot_rows<3>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
         if (batch - b == 2) dot_rows<2>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
         if (batch - b == 1) dot_rows<1>(tile, rows, kb, xk + b * ldx, ldx, yr + b * ldy, ldy);
       }
@@ -435,8 +450,8 @@ struct Kernels {
 
   // B inputs against every row of a decoded tile, four rows at a time.
   template <std::size_t B>
-  static void dot_rows(const float* tile, std::size_t rows, std::size_t kb, const float* x, std::size_t ldx,
-                       float* y, std::size_t ldy) {
+  static void dot_rows(const float* tile, std::size_t rows, std::size_t kb, const float* x,
+                       std::size_t ldx, float* y, std::size_t ldy) {
     std::size_t r = 0;
     for (; r + 4 <= rows; r += 4) dot_block<4, B>(tile + r * kb, kb, x, ldx, y + r, ldy);
     for (; r < rows; ++r) dot_block<1, B>(tile + r * kb, kb, x, ldx, y + r, ldy);
@@ -458,7 +473,8 @@ struct Kernels {
   static constexpr std::size_t kPackedBatch = 64;
   static constexpr std::size_t kMinPackedBatch = 8;
   static_assert(kPackedBatch % kPanelWidth == 0, "whole panels per batch block");
-  static_assert(kPackedRows * (kPackedCols + kPackedBatch) <= scalar::kGemmScratchFloats, "fits the scratch");
+  static_assert(kPackedRows * (kPackedCols + kPackedBatch) <= scalar::kGemmScratchFloats,
+                "fits the scratch");
 
   /// Floats pack_inputs writes for this batch, or 0 when the batch is too small to pack.
   static std::size_t packed_inputs_size(std::size_t cols, std::size_t batch) {
@@ -467,7 +483,8 @@ struct Kernels {
 
   /// Panel q holds inputs [q P, q P + n), P = kPanelWidth, n = P or for the last panel
   /// the rest rounded up to whole vectors (zeros beyond the batch), at xp + q P cols.
-  static void pack_inputs(const float* x, std::size_t ldx, std::size_t batch, std::size_t cols, float* xp) {
+  static void pack_inputs(const float* x, std::size_t ldx, std::size_t batch, std::size_t cols,
+                          float* xp) {
     for (std::size_t b0 = 0; b0 < batch; b0 += kPanelWidth) {
       const std::size_t n = panel_width(batch, b0);
       float* panel = xp + b0 * cols;
@@ -482,19 +499,22 @@ struct Kernels {
     }
   }
 
-  static std::size_t round_up_to_vector(std::size_t n) { return (n + V::width - 1) / V::width * V::width; }
+  static std::size_t round_up_to_vector(std::size_t n) {
+    return (n + V::width - 1) / V::width * V::width;
+  }
   static std::size_t panel_width(std::size_t batch, std::size_t b0) {
     return batch - b0 >= kPanelWidth ? kPanelWidth : round_up_to_vector(batch - b0);
   }
 
   // Y += W X from packed inputs; `scratch` holds scalar::kGemmScratchFloats floats.
   template <class Format>
-  static void gemm_packed(const CodeMatrixView<Format>& w, const float* xp, std::size_t batch, float* y,
-                          std::size_t ldy, float* scratch) {
-    float* tile = scratch;                                // kPackedRows x kb weights
+  static void gemm_packed(const CodeMatrixView<Format>& w, const float* xp, std::size_t batch,
+                          float* y, std::size_t ldy, float* scratch) {
+    float* tile = scratch;                              // kPackedRows x kb weights
     float* sums = scratch + kPackedRows * kPackedCols;  // kPackedRows x nb outputs, row-major
     for (std::size_t nb0 = 0; nb0 < batch; nb0 += kPackedBatch) {
-      const std::size_t nb = round_up_to_vector(batch - nb0 < kPackedBatch ? batch - nb0 : kPackedBatch);
+      const std::size_t nb =
+          round_up_to_vector(batch - nb0 < kPackedBatch ? batch - nb0 : kPackedBatch);
       for (std::size_t r0 = 0; r0 < w.rows; r0 += kPackedRows) {
         const std::size_t rows = w.rows - r0 < kPackedRows ? w.rows - r0 : kPackedRows;
         std::fill(sums, sums + rows * nb, 0.0f);
@@ -508,39 +528,49 @@ struct Kernels {
             for (std::size_t m0 = 0; m0 < rows; m0 += kMicroRows) {
               const std::size_t m = rows - m0 < kMicroRows ? rows - m0 : kMicroRows;
               float* out = sums + m0 * nb + (b0 - nb0);
-              if (n == kPanelWidth) micro_rows<2>(m, tile + m0 * kb, kb, panel, out, nb);
-              else micro_rows<1>(m, tile + m0 * kb, kb, panel, out, nb);
+              if (n == kPanelWidth)
+                micro_rows<2>(m, tile + m0 * kb, kb, panel, out, nb);
+              else
+                micro_rows<1>(m, tile + m0 * kb, kb, panel, out, nb);
             }
           }
         }
         for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t b = nb0; b < batch && b < nb0 + nb; ++b) y[b * ldy + r0 + r] += sums[r * nb + (b - nb0)];
+          for (std::size_t b = nb0; b < batch && b < nb0 + nb; ++b)
+            y[b * ldy + r0 + r] += sums[r * nb + (b - nb0)];
       }
     }
   }
 
   template <std::size_t NV>
-  static void micro_rows(std::size_t rows, const float* tile, std::size_t kb, const float* panel, float* out,
-                         std::size_t ldo) {
+  static void micro_rows(std::size_t rows, const float* tile, std::size_t kb, const float* panel,
+                         float* out, std::size_t ldo) {
     static_assert(kMicroRows == 6, "one case per row count");
     switch (rows) {
-      case 6: return micro_block<6, NV>(tile, kb, panel, out, ldo);
-      case 5: return micro_block<5, NV>(tile, kb, panel, out, ldo);
-      case 4: return micro_block<4, NV>(tile, kb, panel, out, ldo);
-      case 3: return micro_block<3, NV>(tile, kb, panel, out, ldo);
-      case 2: return micro_block<2, NV>(tile, kb, panel, out, ldo);
-      default: return micro_block<1, NV>(tile, kb, panel, out, ldo);
+      case 6:
+        return micro_block<6, NV>(tile, kb, panel, out, ldo);
+      case 5:
+        return micro_block<5, NV>(tile, kb, panel, out, ldo);
+      case 4:
+        return micro_block<4, NV>(tile, kb, panel, out, ldo);
+      case 3:
+        return micro_block<3, NV>(tile, kb, panel, out, ldo);
+      case 2:
+        return micro_block<2, NV>(tile, kb, panel, out, ldo);
+      default:
+        return micro_block<1, NV>(tile, kb, panel, out, ldo);
     }
   }
 
-  // out[r * ldo + b] += sum_k tile[r * kb + k] panel[k * NV W + b] for R rows and NV vectors of inputs.
+  // out[r * ldo + b] += sum_k tile[r * kb + k] panel[k * NV W + b] for R rows and NV vectors of
+  // inputs.
   template <std::size_t R, std::size_t NV>
-  static void micro_block(const float* tile, std::size_t kb, const float* panel, float* out, std::size_t ldo) {
+  static void micro_block(const float* tile, std::size_t kb, const float* panel, float* out,
+                          std::size_t ldo) {
     typename V::F acc[R][NV];
     QINS_DETAIL_UNROLL
-    for (auto& row : acc)
-      QINS_DETAIL_UNROLL
-      for (auto& a : row) a = V::set1(0.0f);
+    for (auto& row : acc) QINS_DETAIL_UNROLL
+    for (auto& a : row) a = V::set1(0.0f);
     for (std::size_t k = 0; k < kb; ++k) {
       typename V::F xv[NV];
       QINS_DETAIL_UNROLL
@@ -553,12 +583,11 @@ struct Kernels {
       }
     }
     QINS_DETAIL_UNROLL
-    for (std::size_t r = 0; r < R; ++r)
-      QINS_DETAIL_UNROLL
-      for (std::size_t v = 0; v < NV; ++v) {
-        float* o = out + r * ldo + v * V::width;
-        V::store(o, V::add(V::load(o), acc[r][v]));
-      }
+    for (std::size_t r = 0; r < R; ++r) QINS_DETAIL_UNROLL
+    for (std::size_t v = 0; v < NV; ++v) {
+      float* o = out + r * ldo + v * V::width;
+      V::store(o, V::add(V::load(o), acc[r][v]));
+    }
   }
 
   // Weights [k0, k0 + kb) of rows [r0, r0 + rows) into rows x kb floats at out, segment
@@ -566,8 +595,8 @@ struct Kernels {
   // first segment is found once per block: these runs are short, and a division per row
   // cost as much as decoding the row's 256 weights.
   template <class Format>
-  static void decode_block(const CodeMatrixView<Format>& w, std::size_t r0, std::size_t rows, std::size_t k0,
-                           std::size_t kb, float* out) {
+  static void decode_block(const CodeMatrixView<Format>& w, std::size_t r0, std::size_t rows,
+                           std::size_t k0, std::size_t kb, float* out) {
     const std::size_t g0 = k0 / w.span, stop = k0 + kb;
     for (std::size_t r = 0; r < rows; ++r) {
       const std::byte* codes = w.row(r0 + r);
@@ -577,9 +606,12 @@ struct Kernels {
         const float scale = w.scale(r0 + r, g);
         const auto vscale = V::set1(scale);
         for (; k + V::width <= end; k += V::width)
-          V::store(row_out + (k - k0),
-                   V::mul(fast_decoded_times_alpha<Format>(V::template load_codes<Format>(codes, k)), vscale));
-        for (; k < end; ++k) row_out[k - k0] = scalar::dequantize_decode_ref<Format>(Format::load(codes, k), scale);
+          V::store(
+              row_out + (k - k0),
+              V::mul(fast_decoded_times_alpha<Format>(V::template load_codes<Format>(codes, k)),
+                     vscale));
+        for (; k < end; ++k)
+          row_out[k - k0] = scalar::dequantize_decode_ref<Format>(Format::load(codes, k), scale);
       }
     }
   }

@@ -37,10 +37,14 @@ enum class BaselineFormat { float16, bfloat16, int8_per_row, q8_0 };
 /// "float16", "bfloat16", "int8 absmax per row", "Q8_0"; "unknown" otherwise.
 inline const char* to_string(BaselineFormat f) noexcept {
   switch (f) {
-    case BaselineFormat::float16: return "float16";
-    case BaselineFormat::bfloat16: return "bfloat16";
-    case BaselineFormat::int8_per_row: return "int8 absmax per row";
-    case BaselineFormat::q8_0: return "Q8_0";
+    case BaselineFormat::float16:
+      return "float16";
+    case BaselineFormat::bfloat16:
+      return "bfloat16";
+    case BaselineFormat::int8_per_row:
+      return "int8 absmax per row";
+    case BaselineFormat::q8_0:
+      return "Q8_0";
   }
   return "unknown";
 }
@@ -53,22 +57,27 @@ class BaselineLinear : public LinearOp {
   /// Rounds the row-major float32 matrix w into `format`. @throws qins::Error:
   /// invalid_argument for an unknown format, an empty shape or a null w, non_finite_value
   /// for a NaN or infinite weight or one that float16 cannot hold (naming row and column).
-  BaselineLinear(BaselineFormat format, const float* w, std::size_t rows, std::size_t cols, std::string name = {})
+  BaselineLinear(BaselineFormat format, const float* w, std::size_t rows, std::size_t cols,
+                 std::string name = {})
       : format_(format), rows_(rows), cols_(cols), name_(std::move(name)) {
-    if (w == nullptr || rows == 0 || cols == 0 || rows > std::numeric_limits<std::size_t>::max() / cols)
+    if (w == nullptr || rows == 0 || cols == 0 ||
+        rows > std::numeric_limits<std::size_t>::max() / cols)
       throw Error(ErrorKind::invalid_argument, "baseline layer: empty or null matrix", name_);
     const std::size_t n = rows * cols;
     for (std::size_t i = 0; i < n; ++i)
-      if (!std::isfinite(w[i])) throw Error(ErrorKind::non_finite_value, "non-finite weight", name_, i / cols, i % cols);
+      if (!std::isfinite(w[i]))
+        throw Error(ErrorKind::non_finite_value, "non-finite weight", name_, i / cols, i % cols);
     switch (format) {
       case BaselineFormat::float16:
       case BaselineFormat::bfloat16:
         halves_.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
-          halves_[i] = format == BaselineFormat::float16 ? float_to_half(w[i]) : float_to_bfloat16(w[i]);
+          halves_[i] =
+              format == BaselineFormat::float16 ? float_to_half(w[i]) : float_to_bfloat16(w[i]);
           if (!std::isfinite(to_float(halves_[i])))
-            throw Error(ErrorKind::non_finite_value, "weight overflows " + std::string(to_string(format)), name_,
-                        i / cols, i % cols);
+            throw Error(ErrorKind::non_finite_value,
+                        "weight overflows " + std::string(to_string(format)), name_, i / cols,
+                        i % cols);
         }
         break;
       case BaselineFormat::int8_per_row:
@@ -78,7 +87,8 @@ class BaselineLinear : public LinearOp {
           note_ = "32 does not divide " + std::to_string(cols) + " columns: one block per row";
         quantize_int8(w);
         break;
-      default: throw Error(ErrorKind::invalid_argument, "unknown baseline format", name_);
+      default:
+        throw Error(ErrorKind::invalid_argument, "unknown baseline format", name_);
     }
     decoded_.resize(n);
     for (std::size_t r = 0; r < rows; ++r) decode_row(r, decoded_.data() + r * cols);
@@ -120,15 +130,18 @@ class BaselineLinear : public LinearOp {
     return format_ == BaselineFormat::float16 ? half_to_float(h) : bfloat16_to_float(h);
   }
   float scale(std::size_t r, std::size_t block) const noexcept {
-    return format_ == BaselineFormat::q8_0 ? half_to_float(block_scales_[r * (cols_ / block_) + block])
-                                           : row_scales_[r];
+    return format_ == BaselineFormat::q8_0
+               ? half_to_float(block_scales_[r * (cols_ / block_) + block])
+               : row_scales_[r];
   }
 
   void quantize_int8(const float* w) {
     codes_.resize(rows_ * cols_);
     const std::size_t blocks = cols_ / block_;
-    if (format_ == BaselineFormat::q8_0) block_scales_.resize(rows_ * blocks);
-    else row_scales_.resize(rows_);
+    if (format_ == BaselineFormat::q8_0)
+      block_scales_.resize(rows_ * blocks);
+    else
+      row_scales_.resize(rows_);
     for (std::size_t r = 0; r < rows_; ++r)
       for (std::size_t b = 0; b < blocks; ++b) {
         const float* x = w + r * cols_ + b * block_;
@@ -136,8 +149,10 @@ class BaselineLinear : public LinearOp {
         for (std::size_t i = 0; i < block_; ++i) amax = std::max(amax, std::fabs(x[i]));
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        if (format_ == BaselineFormat::q8_0) block_scales_[r * blocks + b] = float_to_half(d);
-        else row_scales_[r] = d;
+        if (format_ == BaselineFormat::q8_0)
+          block_scales_[r * blocks + b] = float_to_half(d);
+        else
+          row_scales_[r] = d;
         for (std::size_t i = 0; i < block_; ++i)
           codes_[r * cols_ + b * block_ + i] = static_cast<std::int8_t>(std::round(x[i] * id));
       }

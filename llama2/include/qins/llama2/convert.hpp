@@ -49,9 +49,9 @@ class DecodedLinear : public LinearOp {
       weights_.resize(rows_ * cols_);
       bias_ = layer.bias();
     } catch (const std::bad_alloc&) {
-      throw Error(ErrorKind::io_failure, "DecodedLinear: out of memory decoding " +
-                                             std::to_string(rows_) + " x " +
-                                             std::to_string(cols_) + " weights",
+      throw Error(ErrorKind::io_failure,
+                  "DecodedLinear: out of memory decoding " + std::to_string(rows_) + " x " +
+                      std::to_string(cols_) + " weights",
                   layer.name());
     }
     for (std::size_t r = 0; r < rows_; ++r) layer.decode_row(r, weights_.data() + r * cols_);
@@ -99,7 +99,8 @@ enum class LayerSelection {
 };
 
 inline bool is_selected(LayerSelection selection, LinearKind kind) noexcept {
-  return selection == LayerSelection::all_linear || (kind != LinearKind::wq && kind != LinearKind::wk);
+  return selection == LayerSelection::all_linear ||
+         (kind != LinearKind::wq && kind != LinearKind::wk);
 }
 
 struct ConvertOptions {
@@ -113,15 +114,17 @@ struct ConvertOptions {
 struct LayerReport {
   std::string name;  ///< "layers.<i>.<kind>"
   std::size_t rows = 0, cols = 0;
-  bool converted = false;     ///< false: left in float32 (not selected)
+  bool converted = false;  ///< false: left in float32 (not selected)
   CodeType code_type = CodeType::float32;
-  AlphaLayout layout;         ///< as stored (see note)
-  std::string note;           ///< why the stored layout differs from the request, if it does
-  std::size_t bytes = 0;      ///< bytes the layer holds (float32: 4 per weight)
-  std::size_t fp32_bytes = 0; ///< 4 * rows * cols
-  double squared_error = 0;   ///< sum of (w - decoded w)^2
-  double squared_norm = 0;    ///< sum of w^2
-  double relative_rms_error() const { return squared_norm > 0 ? std::sqrt(squared_error / squared_norm) : 0.0; }
+  AlphaLayout layout;          ///< as stored (see note)
+  std::string note;            ///< why the stored layout differs from the request, if it does
+  std::size_t bytes = 0;       ///< bytes the layer holds (float32: 4 per weight)
+  std::size_t fp32_bytes = 0;  ///< 4 * rows * cols
+  double squared_error = 0;    ///< sum of (w - decoded w)^2
+  double squared_norm = 0;     ///< sum of w^2
+  double relative_rms_error() const {
+    return squared_norm > 0 ? std::sqrt(squared_error / squared_norm) : 0.0;
+  }
 };
 
 struct ConversionReport {
@@ -156,8 +159,8 @@ struct ConvertedLayer {
 /// per_group request whose group size does not divide `cols` (e.g. w2 of a model with
 /// hidden_dim 172) stores the layer per row instead and says so in the report's note.
 /// @throws qins::Error as QinsLinear.
-inline ConvertedLayer convert_layer(const std::string& name, const float* w, std::size_t rows, std::size_t cols,
-                                    const LinearOptions& options) {
+inline ConvertedLayer convert_layer(const std::string& name, const float* w, std::size_t rows,
+                                    std::size_t cols, const LinearOptions& options) {
   LayerReport r;
   r.name = name;
   r.rows = rows;
@@ -165,9 +168,10 @@ inline ConvertedLayer convert_layer(const std::string& name, const float* w, std
   r.fp32_bytes = rows * cols * sizeof(float);
   LinearOptions o = options;
   o.name = name;
-  if (o.granularity == AlphaGranularity::per_group && o.group_size != 0 && cols % o.group_size != 0) {
-    r.note = "group size " + std::to_string(o.group_size) + " does not divide " + std::to_string(cols) +
-             " columns: alpha per row";
+  if (o.granularity == AlphaGranularity::per_group && o.group_size != 0 &&
+      cols % o.group_size != 0) {
+    r.note = "group size " + std::to_string(o.group_size) + " does not divide " +
+             std::to_string(cols) + " columns: alpha per row";
     o.granularity = AlphaGranularity::per_row;
   }
   QinsLinear q(w, rows, cols, o);

@@ -46,8 +46,8 @@ struct Sequence {
 
 /// Runs `model` from `prompt` (starting with BOS) for up to n_tokens new tokens drawn by
 /// `sampler`, stopping at BOS as run.c does. @throws qins::Error as generate().
-inline Sequence write_sequence(const Model& model, std::string label, std::vector<int> prompt, int n_tokens,
-                               Sampler sampler) {
+inline Sequence write_sequence(const Model& model, std::string label, std::vector<int> prompt,
+                               int n_tokens, Sampler sampler) {
   Sequence s;
   s.label = std::move(label);
   s.continuation = generate(model, prompt, n_tokens, sampler);
@@ -105,7 +105,9 @@ inline std::pair<double, double> mean_and_stderr(const std::vector<double>& x) {
 inline Reference make_reference(const Model& float_model, std::vector<Sequence> sequences) {
   Reference r;
   for (const Sequence& s : sequences) {
-    if (s.prompt.empty()) throw Error(ErrorKind::invalid_argument, "reference sequence '" + s.label + "' has no prompt");
+    if (s.prompt.empty())
+      throw Error(ErrorKind::invalid_argument,
+                  "reference sequence '" + s.label + "' has no prompt");
     r.logits.push_back(teacher_forced_logits(float_model, s.targets(), s.prompt[0]));
   }
   r.sequences = std::move(sequences);
@@ -115,14 +117,14 @@ inline Reference make_reference(const Model& float_model, std::vector<Sequence> 
 /// Teacher-forced agreement of a model with the reference, over all its positions.
 struct DistributionMetrics {
   std::size_t positions = 0;
-  double mean_kld = 0;         ///< mean KL(float32 || model), nats
-  double kld_stderr = 0;       ///< its standard error (positions treated as independent)
-  double kld_p99 = 0;          ///< 99th percentile of the per-position KL (nearest rank)
+  double mean_kld = 0;    ///< mean KL(float32 || model), nats
+  double kld_stderr = 0;  ///< its standard error (positions treated as independent)
+  double kld_p99 = 0;     ///< 99th percentile of the per-position KL (nearest rank)
   double kld_max = 0;
-  double top1_agreement = 0;   ///< fraction of positions with the same most likely token
-  double delta_ce = 0;         ///< mean of log p(t) - log q(t), nats per token
+  double top1_agreement = 0;  ///< fraction of positions with the same most likely token
+  double delta_ce = 0;        ///< mean of log p(t) - log q(t), nats per token
   double delta_ce_stderr = 0;
-  double reference_ce = 0;     ///< float32's own cross-entropy on the sequences, nats per token
+  double reference_ce = 0;  ///< float32's own cross-entropy on the sequences, nats per token
 };
 
 /// Runs `model` teacher-forced on every reference sequence and compares its distributions
@@ -130,9 +132,9 @@ struct DistributionMetrics {
 /// vocabulary or context.
 inline DistributionMetrics compare_distributions(const Model& model, const Reference& reference) {
   if (reference.logits.size() != reference.sequences.size())
-    throw Error(ErrorKind::size_mismatch, "reference has logits for " +
-                                              std::to_string(reference.logits.size()) + " of " +
-                                              std::to_string(reference.sequences.size()) + " sequences");
+    throw Error(ErrorKind::size_mismatch,
+                "reference has logits for " + std::to_string(reference.logits.size()) + " of " +
+                    std::to_string(reference.sequences.size()) + " sequences");
   std::vector<double> kld, dce;
   std::size_t agree = 0;
   double ref_ce = 0;
@@ -141,12 +143,14 @@ inline DistributionMetrics compare_distributions(const Model& model, const Refer
     const std::vector<int> targets = seq.targets();
     const auto& ref = reference.logits[s];
     if (ref.size() != targets.size())
-      throw Error(ErrorKind::size_mismatch, "reference sequence '" + seq.label + "' has " + std::to_string(ref.size()) +
-                                                " distributions for " + std::to_string(targets.size()) + " tokens");
+      throw Error(ErrorKind::size_mismatch, "reference sequence '" + seq.label + "' has " +
+                                                std::to_string(ref.size()) + " distributions for " +
+                                                std::to_string(targets.size()) + " tokens");
     const auto logits = teacher_forced_logits(model, targets, seq.prompt[0]);
     for (std::size_t i = 0; i < targets.size(); ++i) {
       if (ref[i].size() != logits[i].size())
-        throw Error(ErrorKind::size_mismatch, "reference logits do not match the model's vocabulary size");
+        throw Error(ErrorKind::size_mismatch,
+                    "reference logits do not match the model's vocabulary size");
       const auto p = detail::log_softmax(ref[i]);
       const auto q = detail::log_softmax(logits[i]);
       double k = 0;
@@ -193,7 +197,8 @@ inline GreedyComparison compare_greedy(const Model& model, const Sequence& refer
     g.token_match += same;
     if (!same && g.first_divergence < 0) g.first_divergence = static_cast<long>(i);
   }
-  if (g.first_divergence < 0 && g.generated.size() != g.tokens) g.first_divergence = static_cast<long>(g.tokens);
+  if (g.first_divergence < 0 && g.generated.size() != g.tokens)
+    g.first_divergence = static_cast<long>(g.tokens);
   return g;
 }
 
@@ -214,11 +219,16 @@ inline Fidelity fidelity(double mean_kld) noexcept {
 /// "indistinguishable", "near-lossless", "small loss", "large loss", "broken".
 inline const char* to_string(Fidelity f) noexcept {
   switch (f) {
-    case Fidelity::indistinguishable: return "indistinguishable";
-    case Fidelity::near_lossless: return "near-lossless";
-    case Fidelity::small_loss: return "small loss";
-    case Fidelity::large_loss: return "large loss";
-    case Fidelity::broken: return "broken";
+    case Fidelity::indistinguishable:
+      return "indistinguishable";
+    case Fidelity::near_lossless:
+      return "near-lossless";
+    case Fidelity::small_loss:
+      return "small loss";
+    case Fidelity::large_loss:
+      return "large loss";
+    case Fidelity::broken:
+      return "broken";
   }
   return "unknown";
 }

@@ -92,9 +92,9 @@ class DenseLinear : public LinearOp {
       throw Error(ErrorKind::invalid_argument, "DenseLinear: null weight pointer");
     }
     if (rows == 0 || cols == 0) {
-      throw Error(ErrorKind::invalid_argument,
-                  "DenseLinear: empty matrix (" + std::to_string(rows) + " x " +
-                      std::to_string(cols) + ")");
+      throw Error(ErrorKind::invalid_argument, "DenseLinear: empty matrix (" +
+                                                   std::to_string(rows) + " x " +
+                                                   std::to_string(cols) + ")");
     }
     if (rows > std::numeric_limits<std::size_t>::max() / cols) {
       throw Error(ErrorKind::size_mismatch, "DenseLinear: rows * cols overflows size_t");
@@ -179,15 +179,14 @@ class Model {
  private:
   void check_layer(int layer) const {
     if (layer < 0 || layer >= config().n_layers) {
-      throw Error(ErrorKind::invalid_argument,
-                  "llama2::Model: layer " + std::to_string(layer) + " is out of range [0, " +
-                      std::to_string(config().n_layers) + ")");
+      throw Error(ErrorKind::invalid_argument, "llama2::Model: layer " + std::to_string(layer) +
+                                                   " is out of range [0, " +
+                                                   std::to_string(config().n_layers) + ")");
     }
   }
   static Error bad_kind(LinearKind kind) {
-    return Error(ErrorKind::invalid_argument,
-                 "llama2::Model: invalid LinearKind value " +
-                     std::to_string(static_cast<int>(kind)));
+    return Error(ErrorKind::invalid_argument, "llama2::Model: invalid LinearKind value " +
+                                                  std::to_string(static_cast<int>(kind)));
   }
   // Throws for a layer out of range or a kind outside the enum.
   void check(int layer, LinearKind kind) const {
@@ -244,14 +243,14 @@ class Session {
   const std::vector<float>& forward(int token, int pos) {
     const Config& c = model_.config();
     if (token < 0 || token >= c.vocab_size) {
-      throw Error(ErrorKind::invalid_argument,
-                  "llama2::Session::forward: token " + std::to_string(token) +
-                      " is out of range [0, " + std::to_string(c.vocab_size) + ")");
+      throw Error(ErrorKind::invalid_argument, "llama2::Session::forward: token " +
+                                                   std::to_string(token) + " is out of range [0, " +
+                                                   std::to_string(c.vocab_size) + ")");
     }
     if (pos < 0 || pos >= c.seq_len) {
-      throw Error(ErrorKind::invalid_argument,
-                  "llama2::Session::forward: position " + std::to_string(pos) +
-                      " is out of range [0, " + std::to_string(c.seq_len) + ")");
+      throw Error(ErrorKind::invalid_argument, "llama2::Session::forward: position " +
+                                                   std::to_string(pos) + " is out of range [0, " +
+                                                   std::to_string(c.seq_len) + ")");
     }
     const std::size_t p = static_cast<std::size_t>(pos);
     grow_cache(p + 1);
@@ -263,8 +262,8 @@ class Session {
 
     // RoPE angles for this position, one per pair within a head.
     for (std::size_t j = 0; j < head_size_ / 2; ++j) {
-      const double freq = std::pow(10000.0, -static_cast<double>(2 * j) /
-                                                static_cast<double>(head_size_));
+      const double freq =
+          std::pow(10000.0, -static_cast<double>(2 * j) / static_cast<double>(head_size_));
       const double angle = static_cast<double>(pos) * freq;
       rope_cos_[j] = static_cast<float>(std::cos(angle));
       rope_sin_[j] = static_cast<float>(std::sin(angle));
@@ -437,13 +436,15 @@ inline std::vector<int> generate_greedy(const Model& model, int n_tokens, int bo
 /// Throws qins::Error (invalid_argument) for an empty prompt, a token out of range,
 /// max_new_tokens < 0, or prompt.size() - 1 + max_new_tokens > seq_len (the positions
 /// needed).
-inline std::vector<int> generate(const Model& model, const std::vector<int>& prompt, int max_new_tokens,
-                                 Sampler& sampler, bool stop_at_bos = true,
+inline std::vector<int> generate(const Model& model, const std::vector<int>& prompt,
+                                 int max_new_tokens, Sampler& sampler, bool stop_at_bos = true,
                                  const std::function<void(int)>& on_token = {}) {
   const Config& c = model.config();
-  if (prompt.empty()) throw Error(ErrorKind::invalid_argument, "llama2::generate: empty prompt (pass at least BOS)");
+  if (prompt.empty())
+    throw Error(ErrorKind::invalid_argument, "llama2::generate: empty prompt (pass at least BOS)");
   for (std::size_t i = 0; i < prompt.size(); ++i)
-    detail::check_token(prompt[i], c, ("llama2::generate: prompt[" + std::to_string(i) + "]").c_str());
+    detail::check_token(prompt[i], c,
+                        ("llama2::generate: prompt[" + std::to_string(i) + "]").c_str());
   const long long needed = static_cast<long long>(prompt.size()) - 1 + max_new_tokens;
   if (max_new_tokens < 0 || needed > c.seq_len) {
     throw Error(ErrorKind::invalid_argument,
@@ -481,9 +482,8 @@ inline std::vector<std::vector<float>> teacher_forced_logits(const Model& model,
   }
   detail::check_token(bos, c, "llama2::teacher_forced_logits: bos token");
   for (std::size_t i = 0; i < tokens.size(); ++i) {
-    detail::check_token(tokens[i], c,
-                        ("llama2::teacher_forced_logits: tokens[" + std::to_string(i) + "]")
-                            .c_str());
+    detail::check_token(
+        tokens[i], c, ("llama2::teacher_forced_logits: tokens[" + std::to_string(i) + "]").c_str());
   }
   std::vector<std::vector<float>> out;
   out.reserve(tokens.size());

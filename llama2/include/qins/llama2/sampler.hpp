@@ -26,10 +26,12 @@ class Sampler {
   explicit Sampler(float temperature = 0.0f, float topp = 1.0f, std::uint64_t seed = 1)
       : temperature_(temperature), topp_(topp), state_(seed) {
     if (!(temperature >= 0.0f) || !std::isfinite(temperature))
-      throw Error(ErrorKind::invalid_argument, "sampler: temperature must be finite and >= 0, got " +
-                                                   std::to_string(temperature));
+      throw Error(
+          ErrorKind::invalid_argument,
+          "sampler: temperature must be finite and >= 0, got " + std::to_string(temperature));
     if (!(topp >= 0.0f && topp <= 1.0f))
-      throw Error(ErrorKind::invalid_argument, "sampler: top-p must be in [0, 1], got " + std::to_string(topp));
+      throw Error(ErrorKind::invalid_argument,
+                  "sampler: top-p must be in [0, 1], got " + std::to_string(topp));
   }
 
   float temperature() const noexcept { return temperature_; }

@@ -250,11 +250,11 @@ class Tokenizer {
   std::string source_;
   int max_token_length_ = 0;
   std::size_t longest_piece_ = 0;
-  std::string bytes_;                   // every piece, concatenated
-  std::vector<std::size_t> offsets_;    // size() + 1 offsets into bytes_
-  std::vector<float> scores_;           // size()
-  std::vector<std::uint64_t> hashes_;   // FNV-1a of each piece
-  std::vector<std::int32_t> table_;     // open addressing over ids, -1 = empty; power of 2
+  std::string bytes_;                  // every piece, concatenated
+  std::vector<std::size_t> offsets_;   // size() + 1 offsets into bytes_
+  std::vector<float> scores_;          // size()
+  std::vector<std::uint64_t> hashes_;  // FNV-1a of each piece
+  std::vector<std::int32_t> table_;    // open addressing over ids, -1 = empty; power of 2
   std::array<std::int32_t, 256> byte_ids_{};
   bool has_byte_pieces_ = false;
 };
@@ -412,9 +412,8 @@ struct TokenizerAccess {
       const std::size_t n = static_cast<std::size_t>(len);
       if (in.remaining() < n) {
         const std::size_t got = static_cast<std::size_t>(in.remaining());
-        in.fail("the file ends inside " + at + ": its piece has byte length " +
-                std::to_string(n) + " but only " + bytes_word(got) + " are left, " +
-                bytes_word(n - got) + " missing");
+        in.fail("the file ends inside " + at + ": its piece has byte length " + std::to_string(n) +
+                " but only " + bytes_word(got) + " are left, " + bytes_word(n - got) + " missing");
       }
       const unsigned char* p = reinterpret_cast<const unsigned char*>(in.take(n, "piece"));
       if (const void* nul = std::memchr(p, 0, n)) {
@@ -436,9 +435,9 @@ struct TokenizerAccess {
     }
     if (t.scores_.size() < 3) {
       in.fail("the file holds " + std::to_string(t.scores_.size()) +
-                                (t.scores_.size() == 1 ? " token" : " tokens") +
-                                "; a llama2.c vocabulary has at least 3 (<unk>, BOS, EOS: ids "
-                                "0, 1, 2)");
+              (t.scores_.size() == 1 ? " token" : " tokens") +
+              "; a llama2.c vocabulary has at least 3 (<unk>, BOS, EOS: ids "
+              "0, 1, 2)");
     }
     try {
       build_index(t);
@@ -479,20 +478,20 @@ struct TokenizerAccess {
         t.byte_ids_[static_cast<std::size_t>(b)] = id;
       }
     }
-    t.has_byte_pieces_ =
-        std::all_of(t.byte_ids_.begin(), t.byte_ids_.end(), [](std::int32_t id) { return id >= 0; });
+    t.has_byte_pieces_ = std::all_of(t.byte_ids_.begin(), t.byte_ids_.end(),
+                                     [](std::int32_t id) { return id >= 0; });
   }
 };
 
 }  // namespace detail
 
 inline void Tokenizer::check_vocabulary(int model_vocab_size, const std::string& model_name) const {
-  const std::string model = model_name.empty() ? std::string("the model")
-                                               : "model '" + model_name + "'";
+  const std::string model =
+      model_name.empty() ? std::string("the model") : "model '" + model_name + "'";
   if (model_vocab_size <= 0) {
-    throw Error(ErrorKind::invalid_argument,
-                where() + ": " + model + " has a non-positive vocabulary size " +
-                    std::to_string(model_vocab_size));
+    throw Error(ErrorKind::invalid_argument, where() + ": " + model +
+                                                 " has a non-positive vocabulary size " +
+                                                 std::to_string(model_vocab_size));
   }
   if (model_vocab_size != size()) {
     throw Error(ErrorKind::size_mismatch, where() + " has " + std::to_string(size()) +
@@ -560,9 +559,10 @@ inline void Tokenizer::encode_character(std::string_view ch, std::size_t offset,
     spelled += hex[u >> 4];
     spelled += hex[u & 15];
   }
-  const std::string what = prefix ? std::string("the dummy-prefix space (bytes 20) added before the text")
-                                  : "the character at byte offset " + std::to_string(offset) +
-                                        " (bytes " + spelled + ")";
+  const std::string what =
+      prefix
+          ? std::string("the dummy-prefix space (bytes 20) added before the text")
+          : "the character at byte offset " + std::to_string(offset) + " (bytes " + spelled + ")";
   throw Error(ErrorKind::invalid_argument,
               where() + ": cannot encode " + what +
                   ": it is not a piece and the vocabulary lacks byte pieces for " +
@@ -695,8 +695,9 @@ namespace detail {
 /// run.c's `encode`, transcribed: the same character loop and its O(n^2) merge loop that
 /// rescans every adjacent pair, concatenating pieces, after each merge (with the
 /// differences that Tokenizer::encode() documents: BOS does not merge, byte pieces by id,
-/// <unk> for an unknown character, which does not merge either). The specification that Tokenizer::encode() is tested and fuzzed against; too
-/// slow for long texts. Same arguments, results and exception kinds as Tokenizer::encode().
+/// <unk> for an unknown character, which does not merge either). The specification that
+/// Tokenizer::encode() is tested and fuzzed against; too slow for long texts. Same arguments,
+/// results and exception kinds as Tokenizer::encode().
 inline std::vector<int> encode_reference(const Tokenizer& t, std::string_view text, bool bos,
                                          bool eos,
                                          UnknownCharacters unknown = UnknownCharacters::unk) {
@@ -737,7 +738,8 @@ inline std::vector<int> encode_reference(const Tokenizer& t, std::string_view te
     std::size_t best_idx = 0;
     for (std::size_t i = bos ? 1 : 0; i + 1 < tokens.size(); ++i) {
       if (tokens[i] < 0 || tokens[i + 1] < 0) continue;  // <unk> does not merge
-      const std::string pair = std::string(t.piece(tokens[i])) + std::string(t.piece(tokens[i + 1]));
+      const std::string pair =
+          std::string(t.piece(tokens[i])) + std::string(t.piece(tokens[i + 1]));
       const int id = t.lookup(pair);
       if (id != -1 && t.score(id) > best_score) {
         best_score = t.score(id);
