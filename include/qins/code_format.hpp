@@ -31,55 +31,38 @@ enum class CodeType : std::uint8_t {
   float32 = 3,  ///< unquantized z values, 4 bytes per weight: for validation only
 };
 
-namespace detail {
-/// Code i of a row of whole-element codes of type E (little-endian, unaligned).
+/// What every format of one whole unsigned element per code shares: E's bits, M = 2^bits - 1,
+/// rows of n codes in n * sizeof(E) bytes, and code i as the little-endian E at i.
 template <class E>
-inline std::uint32_t load_element(const std::byte* row, std::size_t i) noexcept {
-  E e;
-  std::memcpy(&e, row + i * sizeof(E), sizeof e);
-  return e;
-}
-template <class E>
-inline void store_element(std::byte* row, std::size_t i, std::uint32_t code) noexcept {
-  const E e = static_cast<E>(code);
-  std::memcpy(row + i * sizeof(E), &e, sizeof e);
-}
-}  // namespace detail
-
-/// 8-bit QINS codes (M = 255), one byte each.
-struct Uint8Codes {
-  static constexpr CodeType type = CodeType::uint8;
-  static constexpr const char* name = "uint8";
+struct WholeElementCodes {
   static constexpr bool quantized = true;
-  static constexpr unsigned bits = 8;
-  static constexpr std::uint32_t max_code = 255;
-  static constexpr std::size_t codes_per_block = 1, bytes_per_block = 1;
-  using Element = std::uint8_t;  ///< whole-element formats: the C++ type of one code
-  static constexpr std::size_t row_bytes(std::size_t n) noexcept { return n; }
+  static constexpr unsigned bits = 8 * sizeof(E);
+  static constexpr std::uint32_t max_code =
+      static_cast<std::uint32_t>((std::uint64_t{1} << bits) - 1);
+  static constexpr std::size_t codes_per_block = 1, bytes_per_block = sizeof(E);
+  using Element = E;  ///< the C++ type of one code
+  static constexpr std::size_t row_bytes(std::size_t n) noexcept { return n * sizeof(E); }
   static std::uint32_t load(const std::byte* row, std::size_t i) noexcept {
-    return detail::load_element<Element>(row, i);
+    E e;
+    std::memcpy(&e, row + i * sizeof(E), sizeof e);
+    return e;
   }
   static void store(std::byte* row, std::size_t i, std::uint32_t code) noexcept {
-    detail::store_element<Element>(row, i, code);
+    const E e = static_cast<E>(code);
+    std::memcpy(row + i * sizeof(E), &e, sizeof e);
   }
 };
 
+/// 8-bit QINS codes (M = 255), one byte each.
+struct Uint8Codes : WholeElementCodes<std::uint8_t> {
+  static constexpr CodeType type = CodeType::uint8;
+  static constexpr const char* name = "uint8";
+};
+
 /// 16-bit QINS codes (M = 65535), two little-endian bytes each.
-struct Uint16Codes {
+struct Uint16Codes : WholeElementCodes<std::uint16_t> {
   static constexpr CodeType type = CodeType::uint16;
   static constexpr const char* name = "uint16";
-  static constexpr bool quantized = true;
-  static constexpr unsigned bits = 16;
-  static constexpr std::uint32_t max_code = 65535;
-  static constexpr std::size_t codes_per_block = 1, bytes_per_block = 2;
-  using Element = std::uint16_t;
-  static constexpr std::size_t row_bytes(std::size_t n) noexcept { return 2 * n; }
-  static std::uint32_t load(const std::byte* row, std::size_t i) noexcept {
-    return detail::load_element<Element>(row, i);
-  }
-  static void store(std::byte* row, std::size_t i, std::uint32_t code) noexcept {
-    detail::store_element<Element>(row, i, code);
-  }
 };
 
 /// Unquantized z values (float32): the codec's error without rounding to codes. Not a
