@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   ok = write_seed(dir / "fuzz_qins_file" / "seed_fixed_and_empty.qins",
                   qins_fuzz::qins_seed_fixed_and_empty) &&
        ok;
+  ok = write_seed(dir / "fuzz_qins_file" / "seed_v1_1_metadata_and_plain.qins",
+                  qins_fuzz::qins_seed_v1_1) &&
+       ok;
   ok = write_seed(dir / "fuzz_qins_file" / "regression_scale_overflow.qins",
                   qins_fuzz::qins_regression_scale_overflow) &&
        ok;

@@ -41,22 +41,29 @@ inline bool same_tensor(const qins::QinsLinear& a, const qins::QinsLinear& b) {
          (ma.bias_bytes == 0 || std::memcmp(a.bias().data(), b.bias().data(), ma.bias_bytes) == 0);
 }
 
-/// The round trip of a parsed file: serialize(tensors) parses (checksums verified) to the
-/// same tensors, and serializing those gives the same bytes again. Returns what failed, or "".
-inline std::string qins_round_trip_problem(const std::vector<qins::QinsLinear>& tensors) {
+/// The round trip of a parsed file: serialize(tensors, metadata) parses (checksums
+/// verified) to the same tensors and metadata, and serializing those gives the same bytes
+/// again. Returns what failed, or "".
+inline std::string qins_round_trip_problem(const std::vector<qins::QinsLinear>& tensors,
+                                           const qins::Metadata& metadata = {}) {
   std::vector<std::byte> bytes;
   std::vector<qins::QinsLinear> again;
+  qins::Metadata metadata_again;
   try {
-    bytes = qins::serialize(tensors);
-    again = qins::parse<qins::QinsLinear>(bytes.data(), bytes.size());
+    bytes = qins::serialize(tensors, metadata);
+    qins::QinsFile file = qins::parse_file(bytes.data(), bytes.size());
+    for (qins::QinsTensor& t : file.tensors) again.emplace_back(std::move(t));
+    metadata_again = std::move(file.metadata);
   } catch (const std::exception& e) {
     return std::string("serialize/parse of parsed tensors threw: ") + e.what();
   }
+  if (metadata_again != metadata) return "the round trip changed the metadata";
   if (again.size() != tensors.size()) return "the round trip changed the tensor count";
   for (std::size_t i = 0; i < tensors.size(); ++i)
     if (!same_tensor(tensors[i], again[i]))
       return "the round trip changed tensor '" + tensors[i].name() + "'";
-  if (qins::serialize(again) != bytes) return "serialize(parse(serialize(x))) != serialize(x)";
+  if (qins::serialize(again, metadata_again) != bytes)
+    return "serialize(parse(serialize(x))) != serialize(x)";
   return {};
 }
 
@@ -68,7 +75,7 @@ inline std::string tensor_use_problem(const std::vector<qins::QinsLinear>& tenso
   for (const qins::QinsLinear& t : tensors) {
     if (t.rows() > kMaxWeights || t.cols() > kMaxWeights || t.rows() * t.cols() > kMaxWeights)
       continue;
-    const bool codes = t.code_type() != qins::CodeType::float32;
+    const bool codes = qins::is_code_format(t.code_type());
     std::vector<float> row(t.cols());
     for (std::size_t r = 0; r < t.rows(); ++r) {
       t.decode_row(r, row.data());
@@ -78,7 +85,7 @@ inline std::string tensor_use_problem(const std::vector<qins::QinsLinear>& tenso
             return "tensor '" + t.name() + "' (" + qins::to_string(t.code_type()) +
                    ") decodes row " + std::to_string(r) + " to a non-finite weight";
     }
-    if (!codes) continue;  // z values have no products
+    if (!codes) continue;  // z values and plain floats have no products
     const std::vector<float> x(t.cols() * 3, 0.5f);
     std::vector<float> y(t.rows() * 3);
     t.forward(x.data(), y.data());

@@ -80,6 +80,18 @@ inline std::vector<std::byte> qins_seed_fixed_and_empty() {
   return qins::serialize(tensors);
 }
 
+/// A version 1.1 file: metadata, a plain float32 tensor and a uint8 layer.
+inline std::vector<std::byte> qins_seed_v1_1() {
+  std::vector<qins::QinsTensor> tensors;
+  tensors.push_back(
+      make_seed_tensor(
+          {"wq", 3, 8, qins::CodeType::uint8, qins::AlphaGranularity::per_row, 0, false}, 21)
+          .tensor());
+  const float emb[6] = {0.25f, -0.5f, 0.0f, 1.0f, -2.0f, 4.0f};
+  tensors.push_back(qins::QinsTensor::plain("token_embedding", emb, 3, 2));
+  return qins::serialize(tensors, qins::Metadata{{"format", "seed"}, {"dim", "8"}});
+}
+
 /// A regression input: the three-tensor seed with a code next to the middle code (the
 /// largest decoded magnitude) and a scale 1/alpha of 2e37, so that the weight decodes to
 /// infinity; written with valid checksums. Older readers accepted it. (No tensor can

@@ -332,3 +332,105 @@ TEST_CASE("serialize rejects names it could not store", "[io][errors]") {
       Catch::Contains("tensor #0 (0 x 0) has no name: set LinearOptions::name or call set_name()"));
   CHECK(qins::serialize(std::vector<qins::QinsTensor>{}).size() == 64);
 }
+
+namespace {
+
+// Version 1.1 content: a plain float32 tensor and metadata.
+std::vector<qins::QinsTensor> sample_v1_1() {
+  std::vector<qins::QinsTensor> out;
+  for (const auto& l : sample_tensors()) out.push_back(l.tensor());
+  const std::vector<float> emb = {0.5f, -0.25f, 1e-3f, 3.0f, -7.5f, 0.0f};
+  out.push_back(qins::QinsTensor::plain("token_embedding", emb.data(), 2, 3));
+  return out;
+}
+
+const qins::Metadata kSampleMetadata = {
+    {"format", "qins-llama2"}, {"dim", "64"}, {"note", "a=b\nc"}};
+
+}  // namespace
+
+TEST_CASE("version 1.1: metadata and plain float32 tensors round trip, frozen by a golden file",
+          "[io]") {
+  const std::string golden = std::string(QINS_TEST_DATA_DIR) + "/golden_v1_1.qins";
+  if (std::getenv("QINS_WRITE_GOLDEN")) {
+    const Bytes bytes = qins::serialize(sample_v1_1(), kSampleMetadata);
+    std::ofstream(golden, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  const Bytes stored = read_file(golden);
+  REQUIRE(stored.size() > 64);
+  // The header says 1.1 and where the metadata lies; its first entry, read by hand:
+  // u32 key length, key, u32 value length, value (keys in sorted order: "dim" first).
+  CHECK(get<std::uint16_t>(stored, 6) == 1);
+  const auto meta_at = get<std::uint64_t>(stored, 40), meta_size = get<std::uint64_t>(stored, 48);
+  REQUIRE(meta_size > 0);
+  CHECK(get<std::uint32_t>(stored, meta_at) == 3);
+  CHECK(std::memcmp(stored.data() + meta_at + 4, "dim", 3) == 0);
+  CHECK(get<std::uint32_t>(stored, meta_at + 7) == 2);
+  CHECK(std::memcmp(stored.data() + meta_at + 11, "64", 2) == 0);
+  const qins::QinsFile file = qins::load_file(golden);
+  CHECK(file.metadata == kSampleMetadata);
+  REQUIRE(file.tensors.size() == 6);
+  const qins::QinsTensor& emb = file.tensors.back();
+  CHECK(emb.code_type() == qins::CodeType::plain);
+  CHECK(emb.scales().empty());
+  CHECK(emb.memory_bytes() == 6 * 4);
+  std::vector<float> row(3);
+  emb.decode_row(1, row.data());
+  CHECK(row == std::vector<float>{3.0f, -7.5f, 0.0f});  // exactly the stored floats
+  CHECK(qins::serialize(file.tensors, file.metadata) == stored);
+  // Without metadata or plain tensors the writer still writes 1.0, for 1.0 readers.
+  CHECK(get<std::uint16_t>(qins::serialize(sample_tensors()), 6) == 0);
+}
+
+TEST_CASE("FileWriter writes tensor by tensor what serialize writes at once", "[io]") {
+  const auto tensors = sample_v1_1();
+  std::vector<qins::TensorPlan> plans;
+  for (const auto& t : tensors) plans.push_back(qins::TensorPlan::of(t));
+  const std::string path = temp_path("writer.qins");
+  {
+    qins::FileWriter writer(path, plans, kSampleMetadata);
+    for (const auto& t : tensors) writer.write(t);
+    CHECK(writer.remaining() == 0);
+    writer.finish();
+  }
+  CHECK(read_file(path) == qins::serialize(tensors, kSampleMetadata));
+  std::remove(path.c_str());
+  // A writer given up before finish() leaves nothing behind, and never touches `path`.
+  {
+    qins::FileWriter writer(path, plans);
+    writer.write(tensors[0]);
+    CHECK_THROWS_WITH(writer.finish(), Catch::Contains("announced tensors were not written"));
+    CHECK_THROWS_WITH(writer.write(tensors[2]), Catch::Contains("does not match the file's plan"));
+  }
+  CHECK(!std::ifstream(path).good());
+  CHECK(!std::ifstream(path + ".tmp").good());
+}
+
+TEST_CASE("bad metadata and bad plain tensors are rejected", "[io][errors]") {
+  const Bytes good = qins::serialize(sample_v1_1(), kSampleMetadata);
+  const auto meta_at = get<std::uint64_t>(good, 40), meta_size = get<std::uint64_t>(good, 48);
+  auto patched = [&](std::size_t at, std::uint64_t v, int width) {
+    Bytes b = good;
+    if (width == 8)
+      put<std::uint64_t>(b, at, v);
+    else
+      put<std::uint32_t>(b, at, static_cast<std::uint32_t>(v));
+    reseal(b);
+    return b;
+  };
+  require_rejected(patched(40, 8, 8), "metadata");                       // inside the header
+  require_rejected(patched(48, std::uint64_t(1) << 40, 8), "metadata");  // past the name area
+  require_rejected(patched(48, meta_size - 1, 8), "metadata ends inside");
+  require_rejected(patched(meta_at, 5000, 4), "too long");
+  require_rejected(patched(meta_at, 0, 4), "empty metadata key");
+  // A plain tensor with scales or a layout is not plain.
+  qins::detail::SharedBytes codes = qins::detail::SharedBytes::allocate(8);
+  CHECK_THROWS_AS(qins::QinsTensor::from_parts("p", 1, 2, qins::CodeType::plain,
+                                               {AlphaGranularity::per_row, 0}, codes, {1.0f}, {}),
+                  qins::Error);
+  const float nan[2] = {0.0f, std::numeric_limits<float>::quiet_NaN()};
+  CHECK_THROWS_AS(qins::QinsTensor::plain("p", nan, 1, 2), qins::Error);
+  CHECK_THROWS_AS(qins::serialize(std::vector<qins::QinsTensor>{}, qins::Metadata{{"", "x"}}),
+                  qins::Error);
+}

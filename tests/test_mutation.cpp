@@ -131,7 +131,8 @@ std::vector<Byte> read_corpus_file(const std::string& name) {
 }
 
 const char* const kQinsSeeds[] = {"fuzz_qins_file/seed_three_tensors.qins",
-                                  "fuzz_qins_file/seed_fixed_and_empty.qins"};
+                                  "fuzz_qins_file/seed_fixed_and_empty.qins",
+                                  "fuzz_qins_file/seed_v1_1_metadata_and_plain.qins"};
 const char* const kLlamaSeeds[] = {"fuzz_llama2_checkpoint/seed_shared_classifier.bin",
                                    "fuzz_llama2_checkpoint/seed_separate_classifier.bin"};
 
@@ -191,6 +192,7 @@ struct QinsResult {
   Outcome outcome = Outcome::rejected;
   std::string message;  ///< what() of the rejection
   std::vector<qins::QinsLinear> tensors;
+  qins::Metadata metadata;
 };
 
 // Parses `b` and checks what must hold whatever the outcome: no exception but qins::Error,
@@ -199,13 +201,14 @@ QinsResult parse_qins(const Bytes& b, bool verify_checksums) {
   qins::LoadOptions options;
   options.verify_checksums = verify_checksums;
   QinsResult r;
-  auto parsed = parse_tracked(
-      b.size(), [&] { return qins::parse<qins::QinsLinear>(b.data(), b.size(), options); });
+  auto parsed =
+      parse_tracked(b.size(), [&] { return qins::parse_file(b.data(), b.size(), options); });
   r.message = parsed.message;
   if (parsed.value) {
     r.outcome = Outcome::accepted;
-    r.tensors = std::move(*parsed.value);
-    REQUIRE(qins_fuzz::qins_round_trip_problem(r.tensors) == "");
+    for (qins::QinsTensor& t : parsed.value->tensors) r.tensors.emplace_back(std::move(t));
+    r.metadata = parsed.value->metadata;
+    REQUIRE(qins_fuzz::qins_round_trip_problem(r.tensors, r.metadata) == "");
     REQUIRE(qins_fuzz::tensor_use_problem(r.tensors) == "");
   }
   return r;
@@ -267,10 +270,15 @@ bool reserved(const rec::Field& f) { return std::string(f.name) == "reserved"; }
 // columns of a 0-row tensor, the group size unless per group, the offset of an empty array).
 std::vector<Field> qins_fields(const Bytes& b) {
   std::vector<Field> fields;
-  for (const rec::Field& f : rec::header_fields)
-    if (f.offset != rec::header_checksum.offset)  // reseal() rewrites it; tested on its own
-      fields.push_back({f.offset, unsigned(f.width), f.name,
-                        !reserved(f) && f.offset != rec::minor_version.offset});
+  const bool v1_1 = rec::get(b.data(), rec::minor_version) >= 1;  // 1.0 files hold no metadata
+  for (const rec::Field& f : rec::header_fields) {
+    if (f.offset == rec::header_checksum.offset) continue;  // reseal() rewrites it; tested alone
+    bool used = !reserved(f) && f.offset != rec::minor_version.offset;
+    if (f.offset == rec::metadata_size.offset) used = v1_1;
+    if (f.offset == rec::metadata_offset.offset)
+      used = v1_1 && rec::get(b.data(), rec::metadata_size) != 0;
+    fields.push_back({f.offset, unsigned(f.width), f.name, used});
+  }
   const auto count = rec::get(b.data(), rec::tensor_count);
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::size_t e = rec::kHeaderSize + rec::kEntrySize * std::size_t(i);
@@ -331,7 +339,7 @@ TEST_CASE("qins file: the corpus seeds are valid, canonical files", "[mutation][
     REQUIRE(r.outcome == Outcome::accepted);
     CHECK(g_largest.load() >= seed.size() / 8);  // the tracker sees the reader's allocations
     CHECK(r.tensors.size() >= 2);
-    CHECK(qins::serialize(r.tensors) == seed);
+    CHECK(qins::serialize(r.tensors, r.metadata) == seed);
   }
 }
 

@@ -29,6 +29,7 @@ enum class CodeType : std::uint8_t {
   uint8 = 1,    ///< 8-bit QINS codes, 1 byte per weight
   uint16 = 2,   ///< 16-bit QINS codes, 2 bytes per weight
   float32 = 3,  ///< unquantized z values, 4 bytes per weight: for validation only
+  plain = 4,    ///< the float32 weights themselves, no alpha (a model's embeddings and norms)
 };
 
 /// What every format of one whole unsigned element per code shares: E's bits, M = 2^bits - 1,
@@ -36,6 +37,7 @@ enum class CodeType : std::uint8_t {
 template <class E>
 struct WholeElementCodes {
   static constexpr bool quantized = true;
+  static constexpr bool has_scales = true;
   static constexpr unsigned bits = 8 * sizeof(E);
   static constexpr std::uint32_t max_code =
       static_cast<std::uint32_t>((std::uint64_t{1} << bits) - 1);
@@ -71,6 +73,19 @@ struct Float32Values {
   static constexpr CodeType type = CodeType::float32;
   static constexpr const char* name = "float32";
   static constexpr bool quantized = false;
+  static constexpr bool has_scales = true;  ///< z decodes with 1/alpha
+  static constexpr unsigned bits = 32;
+  static constexpr std::size_t codes_per_block = 1, bytes_per_block = 4;
+  static constexpr std::size_t row_bytes(std::size_t n) noexcept { return 4 * n; }
+};
+
+/// Float32 weights stored as they are (no codec, no alpha): the tensors of a model that
+/// stay in float, such as its embeddings and norms.
+struct PlainFloats {
+  static constexpr CodeType type = CodeType::plain;
+  static constexpr const char* name = "plain float32";
+  static constexpr bool quantized = false;
+  static constexpr bool has_scales = false;
   static constexpr unsigned bits = 32;
   static constexpr std::size_t codes_per_block = 1, bytes_per_block = 4;
   static constexpr std::size_t row_bytes(std::size_t n) noexcept { return 4 * n; }
@@ -82,8 +97,8 @@ struct FormatList {};
 
 /// The code formats the kernels implement.
 using CodeFormats = FormatList<Uint8Codes, Uint16Codes>;
-/// Everything a stored tensor can hold: the code formats and the float32 z values.
-using StoredFormats = FormatList<Uint8Codes, Uint16Codes, Float32Values>;
+/// Everything a stored tensor can hold: the code formats, float32 z values, plain floats.
+using StoredFormats = FormatList<Uint8Codes, Uint16Codes, Float32Values, PlainFloats>;
 
 namespace detail {
 // The caller has checked that `type` is in the list: the last entry needs no comparison.
@@ -128,6 +143,7 @@ struct StoredTypeInfo {
   const char* name = "unknown";
   unsigned bits = 0;  ///< of one stored weight
   bool quantized = false;
+  bool has_scales = false;  ///< one 1/alpha per alpha slot of the layout (else none)
   std::size_t codes_per_block = 0, bytes_per_block = 0;
 
   /// Bytes of a row of n weights (0 for an unknown type).
@@ -146,8 +162,12 @@ inline StoredTypeInfo stored_type_info(CodeType type) noexcept {
       type,
       [](auto f) {
         using Format = decltype(f);
-        return StoredTypeInfo{Format::name, Format::bits, Format::quantized,
-                              Format::codes_per_block, Format::bytes_per_block};
+        return StoredTypeInfo{Format::name,
+                              Format::bits,
+                              Format::quantized,
+                              Format::has_scales,
+                              Format::codes_per_block,
+                              Format::bytes_per_block};
       },
       StoredFormats{});
 }

@@ -38,6 +38,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -58,7 +59,11 @@
 namespace qins {
 
 inline constexpr std::uint16_t kFileMajorVersion = 1;
-inline constexpr std::uint16_t kFileMinorVersion = 0;
+inline constexpr std::uint16_t kFileMinorVersion = 1;
+
+/// Metadata a file may carry (version 1.1): text keys to text values, e.g. a model's
+/// configuration. Keys are 1 to 4096 bytes, values at most 1 MiB, 4096 entries at most.
+using Metadata = std::map<std::string, std::string>;
 
 enum class LoadMode {
   copy,        ///< read the file; each tensor owns its codes
@@ -73,8 +78,8 @@ struct LoadOptions {
 
 namespace detail {
 
-inline constexpr std::size_t kFileHeaderSize = qins_records::kHeaderSize;
-inline constexpr std::size_t kTableEntrySize = qins_records::kEntrySize;
+inline constexpr std::size_t kFileHeaderSize = detail::qins_records::kHeaderSize;
+inline constexpr std::size_t kTableEntrySize = detail::qins_records::kEntrySize;
 inline constexpr std::size_t kMaxNameLength = 4096;
 inline constexpr std::size_t kFileAlignment = 64;
 
@@ -99,7 +104,7 @@ inline std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b, const char* w
 inline std::uint64_t header_checksum(const std::byte* file, std::uint64_t header_end) {
   XXH64_state_t state;
   XXH64_reset(&state, 0);
-  XXH64_update(&state, file, qins_records::header_checksum.offset);
+  XXH64_update(&state, file, detail::qins_records::header_checksum.offset);
   XXH64_update(&state, file + kFileHeaderSize,
                static_cast<std::size_t>(header_end - kFileHeaderSize));
   return XXH64_digest(&state);
@@ -130,9 +135,67 @@ inline bool skip_checksums(const LoadOptions& options) {
 #endif
 }
 
+inline constexpr std::size_t kMaxMetadataEntries = 4096;
+inline constexpr std::size_t kMaxMetadataValue = std::size_t(1) << 20;
+
+/// Metadata as stored: per entry a u32 key length, the key, a u32 value length, the value.
+inline std::vector<std::byte> encode_metadata(const Metadata& metadata) {
+  if (metadata.size() > kMaxMetadataEntries)
+    throw Error(ErrorKind::invalid_argument, "more than 4096 metadata entries");
+  std::vector<std::byte> out;
+  auto put_string = [&](const std::string& s) {
+    const std::size_t at = out.size();
+    out.resize(at + 4 + s.size());
+    store_le<std::uint32_t>(out.data() + at, static_cast<std::uint32_t>(s.size()));
+    std::memcpy(out.data() + at + 4, s.data(), s.size());
+  };
+  for (const auto& [key, value] : metadata) {
+    if (key.empty() || key.size() > kMaxNameLength)
+      throw Error(ErrorKind::invalid_argument,
+                  "metadata keys must be 1 to 4096 bytes long: '" + key + "'");
+    if (value.size() > kMaxMetadataValue)
+      throw Error(ErrorKind::invalid_argument, "metadata value of '" + key + "' exceeds 1 MiB");
+    put_string(key);
+    put_string(value);
+  }
+  return out;
+}
+
+/// The metadata block [offset, offset + size) of the header area, checked as it is read.
+inline Metadata decode_metadata(const std::byte* p, std::uint64_t offset, std::uint64_t size,
+                                std::uint64_t area_begin, std::uint64_t area_end) {
+  Metadata out;
+  if (size == 0) return out;
+  if (offset < area_begin || offset > area_end || size > area_end - offset)
+    bad_file("metadata [" + std::to_string(offset) + ", +" + std::to_string(size) +
+             ") lies outside the name area");
+  std::uint64_t at = offset;
+  const std::uint64_t end = offset + size;
+  auto take_string = [&](std::size_t limit, const char* what) {
+    if (end - at < 4) bad_file(std::string("metadata ends inside a ") + what + " length");
+    const std::uint64_t n = load_le<std::uint32_t>(p + at);
+    at += 4;
+    if (n > limit)
+      bad_file(std::string("metadata ") + what + " of " + std::to_string(n) + " bytes is too long");
+    if (n > end - at) bad_file(std::string("metadata ends inside a ") + what);
+    std::string s(reinterpret_cast<const char*>(p + at), static_cast<std::size_t>(n));
+    at += n;
+    return s;
+  };
+  while (at < end) {
+    if (out.size() == kMaxMetadataEntries) bad_file("more than 4096 metadata entries");
+    std::string key = take_string(kMaxNameLength, "key");
+    if (key.empty()) bad_file("empty metadata key");
+    std::string value = take_string(kMaxMetadataValue, "value");
+    if (!out.emplace(std::move(key), std::move(value)).second) bad_file("duplicate metadata key");
+  }
+  return out;
+}
+
 /// Parses a whole file held in `file`. With `in_place`, codes are views of `file`.
 inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place,
-                                          const LoadOptions& options) {
+                                          const LoadOptions& options,
+                                          Metadata* metadata = nullptr) {
   const std::byte* p = file.data();
   const std::uint64_t size = file.size();
   if (size < kFileHeaderSize)
@@ -164,6 +227,12 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     bad_file("table of " + std::to_string(count) + " entries does not fit before the header end");
   if (!skip_checksums(options) && header_checksum(p, header_end) != f::get(p, f::header_checksum))
     bad_file("header checksum mismatch (the header or the tensor table is corrupt)");
+  // Version 1.1 metadata, in the name area (1.0 files hold zeros there).
+  const std::uint16_t minor = static_cast<std::uint16_t>(f::get(p, f::minor_version));
+  Metadata meta;
+  if (minor >= 1)
+    meta = decode_metadata(p, f::get(p, f::metadata_offset), f::get(p, f::metadata_size), table_end,
+                           header_end);
 
   // Pass 1: every entry, structurally, against the file size. Nothing is allocated
   // from file-supplied sizes until all of it holds.
@@ -219,7 +288,7 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
       bad_file("group size " + std::to_string(group) + " does not divide the row length " +
                    std::to_string(t.cols),
                name);
-    const std::uint64_t weights = checked_mul(t.rows, t.cols, "rows * cols", name);
+    (void)checked_mul(t.rows, t.cols, "rows * cols", name);  // every count below then fits
     // Bytes of a row, in 64-bit arithmetic (whole blocks, the last one possibly partial).
     const std::uint64_t row_bytes =
         checked_mul((t.cols + type.codes_per_block - 1) / type.codes_per_block,
@@ -227,10 +296,10 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
     if (t.codes_size != checked_mul(t.rows, row_bytes, "code bytes", name))
       bad_file("code bytes " + std::to_string(t.codes_size) + " do not match the shape", name);
     // rows * row bytes fits in 64 bits, so the alpha count below cannot overflow.
-    const std::uint64_t expected_scales =
-        weights == 0
-            ? 0
-            : t.layout.count(static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
+    if (t.code_type == CodeType::plain && t.layout.granularity != AlphaGranularity::fixed)
+      bad_file("plain float32 weights must have alpha granularity 0 (fixed)", name);
+    const std::uint64_t expected_scales = QinsTensor::expected_scale_count(
+        t.code_type, t.layout, static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols));
     if (t.scale_count != expected_scales)
       bad_file("scale count " + std::to_string(t.scale_count) +
                    " does not match the layout (expected " + std::to_string(expected_scales) + ")",
@@ -286,6 +355,7 @@ inline std::vector<QinsTensor> parse_file(const SharedBytes& file, bool in_place
         std::move(t.name), static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols),
         t.code_type, t.layout, std::move(codes), std::move(scales), std::move(bias)));
   }
+  if (metadata) *metadata = std::move(meta);
   return tensors;
 }
 
@@ -298,53 +368,83 @@ auto stored(const Layer& layer) noexcept -> decltype(layer.tensor()) {
 
 }  // namespace detail
 
-/// The .qins bytes of `tensors` (layout at the top of this header): QinsTensors, or
-/// layers that hold one (QinsLinear). Names must be unique and 1 to 4096 bytes long.
-/// @throws qins::Error (invalid_argument) otherwise, naming the tensor; an unnamed one by
-/// its index, with how to name it.
-template <class Tensor>
-std::vector<std::byte> serialize(const std::vector<Tensor>& layers) {
-  using namespace detail;
-  std::vector<const QinsTensor*> tensors;
-  for (const Tensor& l : layers) tensors.push_back(&stored(l));
-  std::set<std::string> names;
-  std::uint64_t names_size = 0;
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const QinsTensor& t = *tensors[i];
-    if (t.name().empty())
-      throw Error(ErrorKind::invalid_argument,
-                  "tensor #" + std::to_string(i) + " (" + std::to_string(t.rows()) + " x " +
-                      std::to_string(t.cols()) +
-                      ") has no name: set LinearOptions::name or call set_name()");
-    if (t.name().size() > kMaxNameLength)
-      throw Error(ErrorKind::invalid_argument, "tensor names must be 1 to 4096 bytes long",
-                  t.name());
-    if (!names.insert(t.name()).second)
-      throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name());
-    names_size += t.name().size();
+/// Where each part of a file goes, from the tensors' shapes alone (so a file can be
+/// written tensor by tensor, before the codes exist).
+struct TensorPlan {
+  std::string name;
+  std::size_t rows = 0, cols = 0;
+  CodeType code_type = CodeType::uint8;
+  AlphaLayout layout;
+  bool has_bias = false;
+
+  std::uint64_t code_bytes() const {
+    return std::uint64_t(rows) * stored_type_info(code_type).row_bytes(cols);
   }
-  const std::uint64_t table_end = kFileHeaderSize + tensors.size() * kTableEntrySize;
-  const std::uint64_t header_end = round_up_64(table_end + names_size);
+  std::uint64_t scale_count() const {
+    return QinsTensor::expected_scale_count(code_type, layout, rows, cols);
+  }
+  std::uint64_t bias_count() const { return has_bias ? rows : 0; }
+
+  static TensorPlan of(const QinsTensor& t) {
+    return {t.name(), t.rows(), t.cols(), t.code_type(), t.layout(), t.has_bias()};
+  }
+};
+
+namespace detail {
+
+struct FilePlan {
   struct Placement {
     std::uint64_t codes, scales, bias;
   };
-  std::vector<Placement> at(tensors.size());
+  std::vector<TensorPlan> tensors;
+  std::vector<Placement> at;
+  std::vector<std::byte> header;  ///< [0, header end): everything but the checksums
+  std::uint64_t end = 0;          ///< the file size
+};
+
+/// Checks names and metadata, places every array, and writes the header, the table, the
+/// names and the metadata (checksums left at 0). Version 1.1 only when the content needs
+/// it (metadata or plain tensors), so that 1.0 readers keep reading everything else.
+/// @throws qins::Error (invalid_argument) naming the tensor or key.
+inline FilePlan plan_file(std::vector<TensorPlan> tensors, const Metadata& metadata) {
+  namespace f = qins_records;
+  std::set<std::string> names;
+  std::uint64_t names_size = 0;
+  bool needs_minor_1 = !metadata.empty();
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const TensorPlan& t = tensors[i];
+    if (t.name.empty())
+      throw Error(ErrorKind::invalid_argument,
+                  "tensor #" + std::to_string(i) + " (" + std::to_string(t.rows) + " x " +
+                      std::to_string(t.cols) +
+                      ") has no name: set LinearOptions::name or call set_name()");
+    if (t.name.size() > kMaxNameLength)
+      throw Error(ErrorKind::invalid_argument, "tensor names must be 1 to 4096 bytes long", t.name);
+    if (!names.insert(t.name).second)
+      throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name);
+    names_size += t.name.size();
+    needs_minor_1 = needs_minor_1 || t.code_type == CodeType::plain;
+  }
+  const std::vector<std::byte> meta = encode_metadata(metadata);
+  const std::uint64_t table_end = kFileHeaderSize + tensors.size() * kTableEntrySize;
+  const std::uint64_t header_end = round_up_64(table_end + names_size + meta.size());
+  FilePlan plan;
+  plan.at.resize(tensors.size());
   std::uint64_t end = header_end;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const auto m = tensors[i]->memory();
-    at[i].codes = end;
-    end = round_up_64(end + m.code_bytes);
-    at[i].scales = end;
-    end = round_up_64(end + m.scale_bytes);
-    at[i].bias = end;
-    end = round_up_64(end + m.bias_bytes);
+    plan.at[i].codes = end;
+    end = round_up_64(end + tensors[i].code_bytes());
+    plan.at[i].scales = end;
+    end = round_up_64(end + 4 * tensors[i].scale_count());
+    plan.at[i].bias = end;
+    end = round_up_64(end + 4 * tensors[i].bias_count());
   }
-  std::vector<std::byte> out(static_cast<std::size_t>(end));
-  std::byte* p = out.data();
-  namespace f = qins_records;
+  plan.end = end;
+  plan.header.assign(static_cast<std::size_t>(header_end), std::byte{0});
+  std::byte* p = plan.header.data();
   std::memcpy(p, "QINS", 4);
   f::put(p, f::major_version, kFileMajorVersion);
-  f::put(p, f::minor_version, kFileMinorVersion);
+  f::put(p, f::minor_version, needs_minor_1 ? kFileMinorVersion : 0);
   f::put(p, f::tensor_count, tensors.size());
   f::put(p, f::entry_size, kTableEntrySize);
   f::put(p, f::table_offset, kFileHeaderSize);
@@ -352,58 +452,177 @@ std::vector<std::byte> serialize(const std::vector<Tensor>& layers) {
   f::put(p, f::file_size, end);
   std::uint64_t name_at = table_end;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const QinsTensor& t = *tensors[i];
+    const TensorPlan& t = tensors[i];
     std::byte* e = p + kFileHeaderSize + i * kTableEntrySize;
-    const auto m = t.memory();
-    std::memcpy(p + name_at, t.name().data(), t.name().size());
+    std::memcpy(p + name_at, t.name.data(), t.name.size());
     f::put(e, f::name_offset, name_at);
-    f::put(e, f::name_length, t.name().size());
-    name_at += t.name().size();
-    f::put(e, f::code_type, static_cast<std::uint64_t>(t.code_type()));
-    f::put(e, f::granularity, static_cast<std::uint64_t>(t.layout().granularity));
-    f::put(e, f::has_bias, t.has_bias() ? 1 : 0);
-    f::put(e, f::rows, t.rows());
-    f::put(e, f::cols, t.cols());
-    f::put(e, f::group_size, t.layout().group_size);
-    f::put(e, f::codes_offset, at[i].codes);
-    f::put(e, f::code_bytes, m.code_bytes);
-    f::put(e, f::scales_offset, at[i].scales);
-    f::put(e, f::scale_count, t.scales().size());
-    f::put(e, f::bias_offset, at[i].bias);
-    f::put(e, f::bias_count, t.bias().size());
-    f::put(e, f::payload_checksum,
-           payload_checksum(t.code_bytes(), m.code_bytes, t.scales().data(), t.scales().size(),
-                            t.bias().data(), t.bias().size()));
-    if (m.code_bytes) std::memcpy(p + at[i].codes, t.code_bytes(), m.code_bytes);
-    if (m.scale_bytes) std::memcpy(p + at[i].scales, t.scales().data(), m.scale_bytes);
-    if (m.bias_bytes) std::memcpy(p + at[i].bias, t.bias().data(), m.bias_bytes);
+    f::put(e, f::name_length, t.name.size());
+    name_at += t.name.size();
+    f::put(e, f::code_type, static_cast<std::uint64_t>(t.code_type));
+    f::put(e, f::granularity, static_cast<std::uint64_t>(t.layout.granularity));
+    f::put(e, f::has_bias, t.has_bias ? 1 : 0);
+    f::put(e, f::rows, t.rows);
+    f::put(e, f::cols, t.cols);
+    f::put(e, f::group_size, t.layout.group_size);
+    f::put(e, f::codes_offset, plan.at[i].codes);
+    f::put(e, f::code_bytes, t.code_bytes());
+    f::put(e, f::scales_offset, plan.at[i].scales);
+    f::put(e, f::scale_count, t.scale_count());
+    f::put(e, f::bias_offset, plan.at[i].bias);
+    f::put(e, f::bias_count, t.bias_count());
   }
-  f::put(p, f::header_checksum, header_checksum(p, header_end));
+  if (!meta.empty()) {
+    std::memcpy(p + name_at, meta.data(), meta.size());
+    f::put(p, f::metadata_offset, name_at);
+    f::put(p, f::metadata_size, meta.size());
+  }
+  plan.tensors = std::move(tensors);
+  return plan;
+}
+
+/// Checks that a tensor is the one its plan promised.
+inline void check_against_plan(const QinsTensor& t, const TensorPlan& plan) {
+  if (t.name() != plan.name || t.rows() != plan.rows || t.cols() != plan.cols ||
+      t.code_type() != plan.code_type || t.layout().granularity != plan.layout.granularity ||
+      t.layout().group_size != plan.layout.group_size || t.has_bias() != plan.has_bias)
+    throw Error(ErrorKind::invalid_argument,
+                "tensor does not match the file's plan for '" + plan.name + "'", t.name());
+}
+
+inline std::uint64_t payload_checksum(const QinsTensor& t) {
+  return payload_checksum(t.code_bytes(), t.memory().code_bytes, t.scales().data(),
+                          t.scales().size(), t.bias().data(), t.bias().size());
+}
+
+}  // namespace detail
+
+/// The .qins bytes of `tensors` (layout at the top of this header): QinsTensors, or
+/// layers that hold one (QinsLinear), and optional metadata. Names must be unique and 1 to
+/// 4096 bytes long. @throws qins::Error (invalid_argument) otherwise, naming the tensor;
+/// an unnamed one by its index, with how to name it.
+template <class Tensor>
+std::vector<std::byte> serialize(const std::vector<Tensor>& layers, const Metadata& metadata = {}) {
+  using namespace detail;
+  std::vector<TensorPlan> plans;
+  for (const Tensor& l : layers) plans.push_back(TensorPlan::of(stored(l)));
+  FilePlan plan = plan_file(std::move(plans), metadata);
+  std::vector<std::byte> out(static_cast<std::size_t>(plan.end));
+  std::memcpy(out.data(), plan.header.data(), plan.header.size());
+  namespace f = qins_records;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const QinsTensor& t = stored(layers[i]);
+    const auto m = t.memory();
+    std::byte* e = out.data() + kFileHeaderSize + i * kTableEntrySize;
+    f::put(e, f::payload_checksum, payload_checksum(t));
+    if (m.code_bytes) std::memcpy(out.data() + plan.at[i].codes, t.code_bytes(), m.code_bytes);
+    if (m.scale_bytes)
+      std::memcpy(out.data() + plan.at[i].scales, t.scales().data(), m.scale_bytes);
+    if (m.bias_bytes) std::memcpy(out.data() + plan.at[i].bias, t.bias().data(), m.bias_bytes);
+  }
+  f::put(out.data(), f::header_checksum, header_checksum(out.data(), plan.header.size()));
   return out;
 }
 
-/// Writes `tensors` (QinsTensors or QinsLinears) to `path`, through a temporary file
-/// renamed into place, so a failed write never leaves a truncated file under the final
-/// name. @throws qins::Error (io_failure, or invalid_argument for bad names).
-template <class Tensor>
-void save(const std::string& path, const std::vector<Tensor>& tensors) {
-  const std::vector<std::byte> bytes = serialize(tensors);
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ErrorKind::io_failure, "cannot open '" + temporary + "' for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw Error(ErrorKind::io_failure, "cannot write '" + temporary + "'");
+/// Writes a .qins file tensor by tensor, holding one at a time: the tensors are announced
+/// first (names, shapes, code types, layouts; TensorPlan::of gives them from a tensor),
+/// then written in that order, then finish() writes the header and table and renames the
+/// temporary file `path + ".tmp"` into place. A writer destroyed before finish() removes
+/// the temporary, so a failed conversion never leaves a partial file under `path`.
+/// Not copyable. @throws qins::Error: io_failure for the file system, invalid_argument for
+/// a tensor that is not the one announced, or names as serialize().
+class FileWriter {
+ public:
+  FileWriter(std::string path, std::vector<TensorPlan> tensors, const Metadata& metadata = {})
+      : path_(std::move(path)),
+        temporary_(path_ + ".tmp"),
+        plan_(detail::plan_file(std::move(tensors), metadata)) {
+    out_.open(temporary_, std::ios::binary | std::ios::trunc);
+    if (!out_) throw Error(ErrorKind::io_failure, "cannot open '" + temporary_ + "' for writing");
+    write_at(0, plan_.header.data(), plan_.header.size());
+  }
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  ~FileWriter() {
+    if (!finished_) {
+      out_.close();
+      std::remove(temporary_.c_str());
     }
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    throw Error(ErrorKind::io_failure, "cannot rename '" + temporary + "' to '" + path + "'");
+
+  /// Tensors announced and not yet written.
+  std::size_t remaining() const noexcept { return plan_.tensors.size() - next_; }
+
+  /// Writes the next announced tensor's payload.
+  void write(const QinsTensor& t) {
+    if (next_ >= plan_.tensors.size())
+      throw Error(ErrorKind::invalid_argument, "more tensors than announced", t.name());
+    detail::check_against_plan(t, plan_.tensors[next_]);
+    const auto m = t.memory();
+    const auto& at = plan_.at[next_];
+    write_at(at.codes, t.code_bytes(), m.code_bytes);
+    write_at(at.scales, t.scales().data(), m.scale_bytes);
+    write_at(at.bias, t.bias().data(), m.bias_bytes);
+    detail::qins_records::put(
+        plan_.header.data() + detail::kFileHeaderSize + next_ * detail::kTableEntrySize,
+        detail::qins_records::payload_checksum, detail::payload_checksum(t));
+    ++next_;
   }
+
+  /// Writes the header and the table, and moves the file into place.
+  void finish() {
+    if (next_ != plan_.tensors.size())
+      throw Error(
+          ErrorKind::invalid_argument,
+          std::to_string(remaining()) + " announced tensors were not written to '" + path_ + "'");
+    std::byte* p = plan_.header.data();
+    detail::qins_records::put(p, detail::qins_records::header_checksum,
+                              detail::header_checksum(p, plan_.header.size()));
+    write_at(0, p, plan_.header.size());
+    if (plan_.end > 0) {  // the last payload may end before the padding of the last array
+      out_.seekp(static_cast<std::streamoff>(plan_.end - 1));
+      const char zero = 0;
+      if (static_cast<std::uint64_t>(file_end_) < plan_.end) out_.write(&zero, 1);
+    }
+    out_.flush();
+    if (!out_) throw Error(ErrorKind::io_failure, "cannot write '" + temporary_ + "'");
+    out_.close();
+    if (std::rename(temporary_.c_str(), path_.c_str()) != 0) {
+      std::remove(temporary_.c_str());
+      throw Error(ErrorKind::io_failure, "cannot rename '" + temporary_ + "' to '" + path_ + "'");
+    }
+    finished_ = true;
+  }
+
+ private:
+  void write_at(std::uint64_t offset, const void* data, std::size_t size) {
+    if (size == 0) return;
+    out_.seekp(static_cast<std::streamoff>(offset));
+    out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    if (!out_) throw Error(ErrorKind::io_failure, "cannot write '" + temporary_ + "'");
+    file_end_ = std::max<std::uint64_t>(file_end_, offset + size);
+  }
+
+  std::string path_, temporary_;
+  detail::FilePlan plan_;
+  std::ofstream out_;
+  std::size_t next_ = 0;
+  std::uint64_t file_end_ = 0;
+  bool finished_ = false;
+};
+
+/// Writes `tensors` (QinsTensors or QinsLinears) and optional metadata to `path`, through
+/// a temporary file renamed into place, so a failed write never leaves a truncated file
+/// under the final name. Never overwrite a file that is memory-mapped (LoadMode::memory_map)
+/// by writing into it: this function replaces it by renaming, which is safe.
+/// @throws qins::Error (io_failure, or invalid_argument for bad names).
+template <class Tensor>
+void save(const std::string& path, const std::vector<Tensor>& tensors,
+          const Metadata& metadata = {}) {
+  std::vector<TensorPlan> plans;
+  for (const Tensor& t : tensors) plans.push_back(TensorPlan::of(detail::stored(t)));
+  FileWriter writer(path, std::move(plans), metadata);
+  for (const Tensor& t : tensors) writer.write(detail::stored(t));
+  writer.finish();
 }
 
 namespace detail {
@@ -428,6 +647,32 @@ std::vector<Layer> parse(const void* data, std::size_t size, const LoadOptions& 
   detail::SharedBytes bytes =
       detail::SharedBytes::view(nullptr, static_cast<const std::byte*>(data), size);
   return detail::as_layers<Layer>(detail::parse_file(bytes, false, options));
+}
+
+/// A whole .qins file: its tensors and its metadata.
+struct QinsFile {
+  std::vector<QinsTensor> tensors;
+  Metadata metadata;
+};
+
+/// Parses .qins bytes with their metadata (copying the payloads). @throws as parse().
+inline QinsFile parse_file(const void* data, std::size_t size, const LoadOptions& options = {}) {
+  QinsFile out;
+  detail::SharedBytes bytes =
+      detail::SharedBytes::view(nullptr, static_cast<const std::byte*>(data), size);
+  out.tensors = detail::parse_file(bytes, false, options, &out.metadata);
+  return out;
+}
+
+/// Loads a whole .qins file: tensors (copied or memory-mapped as options say) and
+/// metadata. @throws as load().
+inline QinsFile load_file(const std::string& path, const LoadOptions& options = {}) {
+  QinsFile out;
+  out.tensors =
+      options.mode == LoadMode::memory_map
+          ? detail::parse_file(detail::map_whole_file(path), true, options, &out.metadata)
+          : detail::parse_file(detail::read_whole_file(path), false, options, &out.metadata);
+  return out;
 }
 
 /// Loads every tensor of a .qins file, in file order, as QinsTensors or as any type

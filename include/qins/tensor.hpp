@@ -61,8 +61,30 @@ class QinsTensor {
     return t;
   }
 
+  /// The float32 weights themselves (CodeType::plain: no alpha, no scales), for the tensors
+  /// of a model that stay in float. @throws qins::Error naming a NaN or infinite value.
+  static QinsTensor plain(std::string name, const float* weights, std::size_t rows,
+                          std::size_t cols) {
+    check_shape(rows, cols, CodeType::plain, name);
+    if (rows != 0 && cols != 0) detail::check_pointers(weights, weights, rows * cols);
+    for (std::size_t i = 0; i < rows * cols; ++i)
+      if (!detail::is_finite_bits(weights[i]))
+        throw Error(ErrorKind::non_finite_value, "non-finite weight", name, i / cols, i % cols);
+    QinsTensor t;
+    t.name_ = std::move(name);
+    t.rows_ = rows;
+    t.cols_ = cols;
+    t.code_type_ = CodeType::plain;
+    t.layout_ = AlphaLayout{AlphaGranularity::fixed, 0};
+    t.codes_ = detail::SharedBytes::allocate(rows * cols * sizeof(float));
+    if (rows != 0 && cols != 0)
+      std::memcpy(t.codes_.mutable_data(), weights, rows * cols * sizeof(float));
+    return t;
+  }
+
   /// Assembles a tensor from stored parts (what io.hpp loads): `codes` holds the rows of
-  /// `code_type` (row_bytes(cols) bytes each), `scales` one 1/alpha per slot of `layout`,
+  /// `code_type` (row_bytes(cols) bytes each), `scales` one 1/alpha per slot of `layout`
+  /// (none for CodeType::plain, whose layout must be fixed),
   /// `bias` is empty or has `rows` values. @throws qins::Error naming what does not fit:
   /// sizes, layout, a scale that is not finite and > 0, a non-finite bias.
   static QinsTensor from_parts(std::string name, std::size_t rows, std::size_t cols,
@@ -79,9 +101,13 @@ class QinsTensor {
                   "code buffer has " + std::to_string(codes.size()) + " bytes, the shape needs " +
                       std::to_string(expected),
                   t.name_);
-    if (rows * cols != 0 && scales.size() != layout.count(rows, cols))
+    if (code_type == CodeType::plain && layout.granularity != AlphaGranularity::fixed)
+      throw Error(ErrorKind::invalid_argument, "plain float32 weights have no alpha layout",
+                  t.name_);
+    const std::size_t expected_scales = expected_scale_count(code_type, layout, rows, cols);
+    if (scales.size() != expected_scales)
       throw Error(ErrorKind::size_mismatch,
-                  "expected " + std::to_string(layout.count(rows, cols)) + " scales, got " +
+                  "expected " + std::to_string(expected_scales) + " scales, got " +
                       std::to_string(scales.size()),
                   t.name_);
     // A scale must be finite and > 0, and for codes small enough that the largest decoded
@@ -108,6 +134,7 @@ class QinsTensor {
       if (!detail::is_finite_bits(bias[i]))
         throw Error(ErrorKind::non_finite_value, "non-finite bias", t.name_, i);
     if (code_type == CodeType::float32) check_z_values(codes, rows, cols, t.name_);
+    if (code_type == CodeType::plain) check_plain_values(codes, rows, cols, t.name_);
     t.rows_ = rows;
     t.cols_ = cols;
     t.code_type_ = code_type;
@@ -149,6 +176,10 @@ class QinsTensor {
     if (r >= rows_) throw Error(ErrorKind::invalid_argument, "row out of range", name_, r);
     const std::size_t span = segment_length();
     const std::byte* row = codes_.data() + r * row_bytes();
+    if (code_type_ == CodeType::plain) {
+      if (cols_) std::memcpy(out, row, cols_ * sizeof(float));
+      return;
+    }
     for (std::size_t s0 = 0, g = 0; s0 < cols_; s0 += span, ++g) {
       const float scale = scales_[r * scale_stride() + g];
       if (code_type_ == CodeType::float32) {
@@ -161,6 +192,13 @@ class QinsTensor {
         });
       });
     }
+  }
+
+  /// How many scales a tensor of this type, layout and shape holds: none when it is empty
+  /// or plain, else layout.count(rows, cols). Call layout.validate(cols) first.
+  static std::size_t expected_scale_count(CodeType type, const AlphaLayout& layout,
+                                          std::size_t rows, std::size_t cols) noexcept {
+    return rows * cols == 0 || !stored_type_info(type).has_scales ? 0 : layout.count(rows, cols);
   }
 
   /// Weights that share one scale within a row (cols() unless per group).
@@ -262,6 +300,16 @@ class QinsTensor {
       if (!(std::fabs(z) > 0.0f && std::fabs(z) <= 1.0f) || !detail::is_finite_bits(z))
         throw Error(ErrorKind::bad_file, "stored z value outside 0 < |z| <= 1", name, i / cols,
                     i % cols);
+    }
+  }
+
+  static void check_plain_values(const detail::SharedBytes& codes, std::size_t rows,
+                                 std::size_t cols, const std::string& name) {
+    for (std::size_t i = 0; i < rows * cols; ++i) {
+      float w;
+      std::memcpy(&w, codes.data() + i * sizeof w, sizeof w);
+      if (!detail::is_finite_bits(w))
+        throw Error(ErrorKind::non_finite_value, "non-finite weight", name, i / cols, i % cols);
     }
   }
 

@@ -32,12 +32,12 @@ inline constexpr Field entry_size{"table entry size", 12, 4};
 inline constexpr Field table_offset{"table offset", 16, 8};
 inline constexpr Field header_end{"header end", 24, 8};
 inline constexpr Field file_size{"file size", 32, 8};
-inline constexpr Field header_reserved0{"reserved", 40, 8};
-inline constexpr Field header_reserved1{"reserved", 48, 8};
+inline constexpr Field metadata_offset{"metadata offset", 40, 8};  // 1.1; 0 in 1.0 files
+inline constexpr Field metadata_size{"metadata size", 48, 8};      // 1.1; 0 in 1.0 files
 inline constexpr Field header_checksum{"header checksum", 56, 8};
 inline constexpr Field header_fields[] = {
-    magic,      major_version, minor_version,    tensor_count,     entry_size,     table_offset,
-    header_end, file_size,     header_reserved0, header_reserved1, header_checksum};
+    magic,      major_version, minor_version,   tensor_count,  entry_size,     table_offset,
+    header_end, file_size,     metadata_offset, metadata_size, header_checksum};
 
 // A table entry, one per tensor, at table offset + i * entry size.
 inline constexpr Field name_offset{"name offset", 0, 8};

@@ -11,10 +11,11 @@
 //
 // Forward pass (the standard llama2.c one), for a token at position pos:
 //   x = token_embedding[token]
-//   per layer: xb = rmsnorm(x, rms_att_weight)           rmsnorm: w * x / sqrt(mean(x^2) + 1e-5)
+//   per layer: xb = rmsnorm(x, rms_att_weight)  rmsnorm: w * x / sqrt(mean(x^2) + eps), eps 1e-5
 //              q = wq xb, k = wk xb, v = wv xb (k, v stored in the cache at pos)
 //              RoPE on q and k: for each even i within a head, the pair (i, i+1) is rotated
-//                by pos * 10000^(-i / head_size) (computed, not taken from the file)
+//                by pos * theta^(-i / head_size), theta 10000 (computed, not taken from the file;
+//                Config::norm_eps and rope_theta hold other values)
 //              per query head h (key/value head h / (n_heads / n_kv_heads)): causal softmax
 //                of q.k_t / sqrt(head_size) over t = 0..pos, then the weighted sum of v_t
 //              x += wo (attention output)
@@ -263,7 +264,7 @@ class Session {
     // RoPE angles for this position, one per pair within a head.
     for (std::size_t j = 0; j < head_size_ / 2; ++j) {
       const double freq =
-          std::pow(10000.0, -static_cast<double>(2 * j) / static_cast<double>(head_size_));
+          std::pow(static_cast<double>(c.rope_theta), -static_cast<double>(2 * j) / static_cast<double>(head_size_));
       const double angle = static_cast<double>(pos) * freq;
       rope_cos_[j] = static_cast<float>(std::cos(angle));
       rope_sin_[j] = static_cast<float>(std::sin(angle));

@@ -29,6 +29,8 @@ struct Config {
   int vocab_size = 0;  ///< always positive here; the file's sign is in shared_classifier
   int seq_len = 0;
   bool shared_classifier = true;  ///< true: logits = token_embedding x (no wcls in the file)
+  float norm_eps = 1e-5f;         ///< RMSNorm's epsilon (llama2.c: 1e-5; HF: rms_norm_eps)
+  float rope_theta = 10000.0f;    ///< RoPE's base (llama2.c: 10000; HF: rope_theta)
 
   /// dim / n_heads (0 when n_heads is not positive).
   constexpr int head_size() const noexcept { return n_heads > 0 ? dim / n_heads : 0; }
