@@ -72,6 +72,8 @@ class CountingLinear : public LinearOp {
     ++calls;
     dense_.forward(x, y);
   }
+  std::size_t bytes() const override { return dense_.bytes(); }
+  std::string storage() const override { return "counting"; }
   mutable std::atomic<long> calls{0};
 
  private:
@@ -87,6 +89,8 @@ class ZeroLinear : public LinearOp {
   void forward(const float*, float* y) const override {
     for (std::size_t i = 0; i < rows_; ++i) y[i] = 0.f;
   }
+  std::size_t bytes() const override { return 0; }
+  std::string storage() const override { return "zero"; }
 
  private:
   std::size_t rows_, cols_;

@@ -16,6 +16,7 @@
 #include "detail/validate.hpp"
 #include "error.hpp"
 #include "quantize.hpp"
+#include "thread_pool.hpp"
 
 namespace qins {
 
@@ -95,7 +96,10 @@ struct QuantizeOptions {
   double alpha = 1.0;           ///< the alpha of fixed, and of every slot when not calibrating
   std::string name;             ///< the tensor's name, used in errors (and by layers, in files)
 
-  AlphaLayout layout() const noexcept { return {granularity, group_size}; }
+  /// The layout these options give (group_size only counts for per_group: 0 otherwise).
+  AlphaLayout layout() const noexcept {
+    return {granularity, granularity == AlphaGranularity::per_group ? group_size : 0};
+  }
 };
 
 namespace detail {
@@ -110,12 +114,13 @@ inline std::size_t alpha_span(const AlphaLayout& layout, std::size_t rows,
              : layout.span(cols);
 }
 
-/// quantize_matrix on codes in Format's row layout: row r at codes + r * row_bytes.
-/// Checks as quantize_matrix.
+/// quantize_matrix on codes in Format's row layout: row r at codes + r * row_bytes, with
+/// the rows (or their alpha slots) spread over `pool` if given: the codes and alphas are
+/// the same whatever the pool. Checks as quantize_matrix.
 template <class Format, class T>
 void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols,
                            const QuantizeOptions& options, std::byte* codes, std::size_t row_bytes,
-                           T* alphas) {
+                           T* alphas, ThreadPool* pool = nullptr) {
   require_floating<T>();
   const AlphaLayout layout = options.layout();
   layout.validate(cols, options.name);
@@ -142,17 +147,39 @@ void quantize_matrix_codes(const T* w, std::size_t rows, std::size_t cols,
 
   const bool calibrate = options.calibrate && layout.granularity != AlphaGranularity::fixed;
   const std::size_t span = alpha_span(layout, rows, cols);
+  const std::size_t slots = n / span;
   with_kernels<T>([&](auto k) {
-    for (std::size_t start = 0, slot = 0; start < n; start += span, ++slot) {
-      const T alpha = calibrate ? calibrate_alpha_unchecked<Format>(w + start, span, k) : given;
-      alphas[slot] = alpha;
-      // The slot's weights, row by row (a slot is a whole matrix, a row or part of one).
-      for (std::size_t i = start; i < start + span;) {
-        const std::size_t r = i / cols, c = i % cols, len = std::min(cols - c, start + span - i);
+    // Weights [begin, end) of the row-major order with one alpha, row by row.
+    auto encode = [&](std::size_t begin, std::size_t end, T alpha) {
+      for (std::size_t i = begin; i < end;) {
+        const std::size_t r = i / cols, c = i % cols, len = std::min(cols - c, end - i);
         k.template encode_quantize<Format>(w + i, codes + r * row_bytes, c, len, alpha);
         i += len;
       }
+    };
+    auto run = [&](std::size_t chunks, auto&& chunk) {
+      if (pool && chunks > 1)
+        pool->parallel_for(chunks, chunk);
+      else
+        for (std::size_t c = 0; c < chunks; ++c) chunk(c);
+    };
+    if (slots == 1) {  // one alpha for the whole matrix: calibrate once, encode rows in parallel
+      alphas[0] = calibrate ? calibrate_alpha_unchecked<Format>(w, n, k) : given;
+      constexpr std::size_t kRows = 64;
+      run((rows + kRows - 1) / kRows, [&](std::size_t c) {
+        encode(c * kRows * cols, std::min(rows, (c + 1) * kRows) * cols, alphas[0]);
+      });
+      return;
     }
+    // Every slot on its own (calibrations are independent): chunks of about 64 rows' worth.
+    const std::size_t per_chunk = std::max<std::size_t>(1, 64 * cols / span);
+    run((slots + per_chunk - 1) / per_chunk, [&](std::size_t c) {
+      for (std::size_t slot = c * per_chunk; slot < std::min(slots, (c + 1) * per_chunk); ++slot) {
+        const std::size_t start = slot * span;
+        alphas[slot] = calibrate ? calibrate_alpha_unchecked<Format>(w + start, span, k) : given;
+        encode(start, start + span, alphas[slot]);
+      }
+    });
   });
 }
 

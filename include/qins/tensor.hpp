@@ -53,11 +53,13 @@ class QinsTensor {
   /// Quantizes a row-major rows x cols float matrix, with an optional bias of `rows`
   /// floats. @throws qins::Error for invalid options (code type, alpha, group size that
   /// does not divide cols), a NaN or infinite weight or bias value (naming its row and
-  /// column), or rows * cols overflowing.
+  /// column), or rows * cols overflowing. With a pool, the rows are quantized on its
+  /// threads (the same codes and alphas as without).
   static QinsTensor quantize(const float* weights, std::size_t rows, std::size_t cols,
-                             const LinearOptions& options = {}, const float* bias = nullptr) {
+                             const LinearOptions& options = {}, const float* bias = nullptr,
+                             ThreadPool* pool = nullptr) {
     QinsTensor t;
-    t.build(weights, rows, cols, options, bias);
+    t.build(weights, rows, cols, options, bias, pool);
     return t;
   }
 
@@ -239,7 +241,7 @@ class QinsTensor {
   }
 
   void build(const float* weights, std::size_t rows, std::size_t cols, const LinearOptions& options,
-             const float* bias) {
+             const float* bias, ThreadPool* pool) {
     name_ = options.name;
     if (!is_code_format(options.code_type))
       throw Error(ErrorKind::invalid_argument, "code_type must be a code format (uint8 or uint16)",
@@ -259,7 +261,7 @@ class QinsTensor {
       std::vector<std::byte> discarded(options.quantize ? 0 : rows * Format::row_bytes(cols));
       std::byte* dst = options.quantize ? codes.mutable_data() : discarded.data();
       detail::quantize_matrix_codes<Format>(weights, rows, cols, options, dst,
-                                            Format::row_bytes(cols), alphas.data());
+                                            Format::row_bytes(cols), alphas.data(), pool);
     });
     std::vector<float> scales(alphas.size());
     for (std::size_t i = 0; i < alphas.size(); ++i) scales[i] = 1.0f / alphas[i];

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -65,6 +66,23 @@ inline SharedBytes map_whole_file(const std::string& path) {
   return SharedBytes::view(std::move(owner), static_cast<const std::byte*>(p), size);
 #else
   return read_whole_file(path);
+#endif
+}
+
+/// Tells the OS that the whole pages inside [data, data + size) of a read-only mapping will
+/// not be needed soon: it may drop them (they are read again from the file if touched).
+/// Keeps the resident memory of a pass over a large mapped file near what is being used.
+inline void release_pages(const std::byte* data, std::size_t size) noexcept {
+#if QINS_DETAIL_HAS_MMAP
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0 || data == nullptr) return;
+  const std::uintptr_t p = static_cast<std::uintptr_t>(page);
+  const std::uintptr_t from = (reinterpret_cast<std::uintptr_t>(data) + p - 1) / p * p;
+  const std::uintptr_t to = (reinterpret_cast<std::uintptr_t>(data) + size) / p * p;
+  if (from < to) (void)::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+#else
+  (void)data;
+  (void)size;
 #endif
 }
 

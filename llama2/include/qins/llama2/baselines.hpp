@@ -102,7 +102,8 @@ class BaselineLinear : public LinearOp {
 
   /// Exactly the bytes held: 2 per weight for float16/bfloat16; 1 per weight plus the
   /// scales (4 bytes per row for int8 per row, 2 per block for Q8_0).
-  std::size_t bytes() const noexcept {
+  std::string storage() const override { return to_string(format_); }
+  std::size_t bytes() const override {
     return halves_.size() * 2 + codes_.size() + row_scales_.size() * 4 + block_scales_.size() * 2;
   }
 

@@ -221,6 +221,29 @@ inline Layout layout_of(const Config& c, const qins::detail::ByteReader& reader)
   return l;
 }
 
+/// The checks of a Config beyond its fields' signs and caps: heads that divide the width
+/// into an even head size, key/value heads that divide the heads. Calls fail(problem)
+/// (which must throw) for the first that does not hold.
+template <class Fail>
+void check_config_shape(const Config& c, Fail&& fail) {
+  if (c.dim % c.n_heads != 0) {
+    fail("dim (" + std::to_string(c.dim) + ") is not divisible by n_heads (" +
+         std::to_string(c.n_heads) + ")");
+  }
+  if (c.head_size() % 2 != 0) {
+    fail("head size dim / n_heads = " + std::to_string(c.dim) + " / " + std::to_string(c.n_heads) +
+         " = " + std::to_string(c.head_size()) + " is odd (rotary embedding rotates pairs)");
+  }
+  if (c.n_kv_heads > c.n_heads) {
+    fail("n_kv_heads (" + std::to_string(c.n_kv_heads) + ") exceeds n_heads (" +
+         std::to_string(c.n_heads) + ")");
+  }
+  if (c.n_heads % c.n_kv_heads != 0) {
+    fail("n_heads (" + std::to_string(c.n_heads) + ") is not divisible by n_kv_heads (" +
+         std::to_string(c.n_kv_heads) + ")");
+  }
+}
+
 /// Reads and validates the 28-byte header from `reader` against the size of the whole
 /// file (reader.size()). Reads nothing beyond the header. Throws qins::Error (bad_file)
 /// on any problem.
@@ -290,23 +313,7 @@ inline Config validate_header(qins::detail::ByteReader& reader, Layout& layout) 
   c.vocab_size = field[5] > 0 ? field[5] : -field[5];
   c.seq_len = field[6];
 
-  if (c.dim % c.n_heads != 0) {
-    reader.fail("dim (" + std::to_string(c.dim) + ") is not divisible by n_heads (" +
-                std::to_string(c.n_heads) + ")");
-  }
-  if (c.head_size() % 2 != 0) {
-    reader.fail("head size dim / n_heads = " + std::to_string(c.dim) + " / " +
-                std::to_string(c.n_heads) + " = " + std::to_string(c.head_size()) +
-                " is odd (rotary embedding rotates pairs)");
-  }
-  if (c.n_kv_heads > c.n_heads) {
-    reader.fail("n_kv_heads (" + std::to_string(c.n_kv_heads) + ") exceeds n_heads (" +
-                std::to_string(c.n_heads) + ")");
-  }
-  if (c.n_heads % c.n_kv_heads != 0) {
-    reader.fail("n_heads (" + std::to_string(c.n_heads) + ") is not divisible by n_kv_heads (" +
-                std::to_string(c.n_kv_heads) + ")");
-  }
+  check_config_shape(c, [&](const std::string& problem) { reader.fail(problem); });
 
   const Layout l = layout_of(c, reader);
   if (l.file_bytes != file_size) {

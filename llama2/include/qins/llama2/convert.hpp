@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,14 @@ class QinsLinearOp : public LinearOp {
   std::size_t rows() const override { return layer_.rows(); }
   std::size_t cols() const override { return layer_.cols(); }
   void forward(const float* x, float* y) const override { layer_.forward(x, y); }
+  std::size_t bytes() const override { return layer_.memory_bytes(); }
+  std::string storage() const override {
+    std::string s =
+        std::string(to_string(layer_.code_type())) + " " + to_string(layer_.layout().granularity);
+    if (layer_.layout().granularity == AlphaGranularity::per_group)
+      s += " " + std::to_string(layer_.layout().group_size);
+    return s;
+  }
   const QinsLinear& layer() const noexcept { return layer_; }
 
  private:
@@ -74,6 +83,9 @@ class DecodedLinear : public LinearOp {
   }
   /// The decoded matrix, rows() x cols(), row-major.
   const float* weights() const noexcept { return weights_.data(); }
+  /// What it holds: the decoded float32 matrix and the bias.
+  std::size_t bytes() const override { return (weights_.size() + bias_.size()) * sizeof(float); }
+  std::string storage() const override { return "float32 (decoded z values)"; }
   /// Bytes of the QinsLinear it was decoded from (codes or z values, scales, bias): what the
   /// conversion report counts for this layer.
   std::size_t stored_bytes() const noexcept { return stored_bytes_; }
@@ -108,6 +120,22 @@ struct ConvertOptions {
   /// codes, one calibrated alpha per row, quantize on.
   LinearOptions linear;
   LayerSelection layers = LayerSelection::all_linear;
+  /// If not empty, an ECMAScript regular expression: only the layers whose whole name
+  /// ("layers.3.wq") it matches are converted (among those `layers` selects).
+  std::string pattern;
+
+  /// Whether the layer is converted. @throws qins::Error (invalid_argument) for a
+  /// pattern that is not a regular expression.
+  bool selects(int layer, LinearKind kind) const {
+    if (!is_selected(layers, kind)) return false;
+    if (pattern.empty()) return true;
+    try {
+      return std::regex_match(layer_name(layer, kind), std::regex(pattern));
+    } catch (const std::regex_error& e) {
+      throw Error(ErrorKind::invalid_argument,
+                  "layer pattern '" + pattern + "' is not a regular expression: " + e.what());
+    }
+  }
 };
 
 /// What conversion did to one layer and what the layer holds afterwards.
@@ -155,12 +183,29 @@ struct ConvertedLayer {
   LayerReport report;
 };
 
-/// Converts one row-major float matrix with `options` (its name set to `name`). A
+/// The layout a layer of `cols` columns gets for `options`: a per_group request whose
+/// group size does not divide cols falls back to per row (with the note saying so).
+inline AlphaLayout stored_layout(const LinearOptions& options, std::size_t cols,
+                                 std::string* note = nullptr) {
+  AlphaLayout layout = options.layout();
+  if (layout.granularity == AlphaGranularity::per_group && layout.group_size != 0 &&
+      cols % layout.group_size != 0) {
+    if (note)
+      *note = "group size " + std::to_string(layout.group_size) + " does not divide " +
+              std::to_string(cols) + " columns: alpha per row";
+    layout = AlphaLayout{AlphaGranularity::per_row, 0};
+  }
+  return layout;
+}
+
+/// Converts one row-major float matrix with `options` (its name set to `name`; rows spread
+/// over `pool` if given). A
 /// per_group request whose group size does not divide `cols` (e.g. w2 of a model with
 /// hidden_dim 172) stores the layer per row instead and says so in the report's note.
 /// @throws qins::Error as QinsLinear.
 inline ConvertedLayer convert_layer(const std::string& name, const float* w, std::size_t rows,
-                                    std::size_t cols, const LinearOptions& options) {
+                                    std::size_t cols, const LinearOptions& options,
+                                    ThreadPool* pool = nullptr) {
   LayerReport r;
   r.name = name;
   r.rows = rows;
@@ -168,13 +213,9 @@ inline ConvertedLayer convert_layer(const std::string& name, const float* w, std
   r.fp32_bytes = rows * cols * sizeof(float);
   LinearOptions o = options;
   o.name = name;
-  if (o.granularity == AlphaGranularity::per_group && o.group_size != 0 &&
-      cols % o.group_size != 0) {
-    r.note = "group size " + std::to_string(o.group_size) + " does not divide " +
-             std::to_string(cols) + " columns: alpha per row";
-    o.granularity = AlphaGranularity::per_row;
-  }
-  QinsLinear q(w, rows, cols, o);
+  const AlphaLayout layout = stored_layout(options, cols, &r.note);
+  o.granularity = layout.granularity;
+  QinsLinear q(QinsTensor::quantize(w, rows, cols, o, nullptr, pool));
   std::vector<float> row(cols);
   for (std::size_t i = 0; i < rows; ++i) {
     q.decode_row(i, row.data());
@@ -195,6 +236,18 @@ inline ConvertedLayer convert_layer(const std::string& name, const float* w, std
 /// float32 weights with `options.linear` (see convert_layer), each installed as
 /// linear_op_for() it, and reports every layer, converted or not. @throws qins::Error as
 /// QinsLinear.
+/// What a layer left in float32 reports: its own bytes and norm, no error.
+inline LayerReport float_layer_report(const std::string& name, const float* w, std::size_t rows,
+                                      std::size_t cols) {
+  LayerReport r;
+  r.name = name;
+  r.rows = rows;
+  r.cols = cols;
+  r.fp32_bytes = r.bytes = rows * cols * sizeof(float);
+  for (std::size_t i = 0; i < rows * cols; ++i) r.squared_norm += double(w[i]) * double(w[i]);
+  return r;
+}
+
 inline ConversionReport convert(Model& model, const ConvertOptions& options = {}) {
   ConversionReport report;
   const int n_layers = model.config().n_layers;
@@ -203,14 +256,8 @@ inline ConversionReport convert(Model& model, const ConvertOptions& options = {}
       const std::string name = layer_name(layer, kind);
       const auto [rows, cols] = model.shape(layer, kind);
       const float* w = model.dense_weights(layer, kind);
-      if (!is_selected(options.layers, kind)) {
-        LayerReport r;
-        r.name = name;
-        r.rows = rows;
-        r.cols = cols;
-        r.fp32_bytes = r.bytes = rows * cols * sizeof(float);
-        for (std::size_t i = 0; i < rows * cols; ++i) r.squared_norm += double(w[i]) * double(w[i]);
-        report.layers.push_back(std::move(r));
+      if (!options.selects(layer, kind)) {
+        report.layers.push_back(float_layer_report(name, w, rows, cols));
         continue;
       }
       ConvertedLayer c = convert_layer(name, w, rows, cols, options.linear);
@@ -219,6 +266,32 @@ inline ConversionReport convert(Model& model, const ConvertOptions& options = {}
     }
   }
   return report;
+}
+
+/// A model built from `source` (Model::load) whose selected layers are converted as they
+/// are read: each projection's float32 weights live only while it is converted, so the
+/// model never holds more than one of them beyond what it keeps. Layers not selected stay
+/// float32 (DenseLinear). The report goes to `report` if given.
+/// @throws qins::Error as Model::load and convert_layer.
+inline Model load_converted(const ModelSource& source, const ConvertOptions& options,
+                            ConversionReport* report = nullptr) {
+  ConversionReport local;
+  ConversionReport& r = report ? *report : local;
+  r.layers.clear();
+  return Model::load(source, [&](int layer, LinearKind kind, std::vector<float>&& w) {
+    const TensorInfo& t = tensor_info(tensor_of(kind));
+    const std::size_t rows = static_cast<std::size_t>(extent(t.rows, source.config()));
+    const std::size_t cols = static_cast<std::size_t>(extent(t.cols, source.config()));
+    const std::string name = layer_name(layer, kind);
+    if (!options.selects(layer, kind)) {
+      r.layers.push_back(float_layer_report(name, w.data(), rows, cols));
+      return std::shared_ptr<const LinearOp>(
+          std::make_shared<DenseLinear>(std::move(w), rows, cols));
+    }
+    ConvertedLayer c = convert_layer(name, w.data(), rows, cols, options.linear);
+    r.layers.push_back(std::move(c.report));
+    return linear_op_for(std::move(c.layer));
+  });
 }
 
 }  // namespace qins::llama2

@@ -1,13 +1,15 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// The llama2.c forward pass over a Checkpoint, with replaceable linear layers.
+// The llama2.c forward pass with replaceable linear layers.
 //
-// Model holds the checkpoint and one LinearOp per (layer, projection); initially each is a
-// DenseLinear over the checkpoint's float32 weights, and any of them can be swapped for
-// another implementation (e.g. a quantized one) of the same shape. The token embedding, the
-// RMSNorm weights and the classifier always stay float32. Session runs the forward pass for
-// one sequence (KV cache and scratch buffers); generate_greedy() and teacher_forced_logits()
-// are the two evaluation loops built on it.
+// Model holds the tensors that stay float32 (the token embedding, the RMSNorm weights, the
+// classifier) and one LinearOp per (layer, projection); each starts as a DenseLinear over
+// float32 weights and can be swapped for another implementation (e.g. a quantized one) of
+// the same shape. Built with Model::load from a ModelSource, a model owns exactly what it
+// keeps: replacing a projection frees its float32 weights (memory() says what is held).
+// Built over a Checkpoint, it shares that checkpoint, which stays alive whole. Session runs the
+// forward pass for one sequence (KV cache and scratch buffers); generate_greedy() and
+// teacher_forced_logits() are the two evaluation loops built on it.
 //
 // Forward pass (the standard llama2.c one), for a token at position pos:
 //   x = token_embedding[token]
@@ -37,6 +39,7 @@
 #include "qins/error.hpp"
 #include "qins/llama2/checkpoint.hpp"
 #include "qins/llama2/sampler.hpp"
+#include "qins/llama2/source.hpp"
 #include "qins/llama2/tensors.hpp"
 
 namespace qins::llama2 {
@@ -53,6 +56,10 @@ class LinearOp {
   virtual std::size_t cols() const = 0;
   /// y[0..rows) = W x[0..cols).
   virtual void forward(const float* x, float* y) const = 0;
+  /// The bytes the op holds for its weights (and scales or bias), exactly.
+  virtual std::size_t bytes() const = 0;
+  /// How the weights are stored, for reports: "float32", "uint8 per_row", ...
+  virtual std::string storage() const = 0;
 };
 
 namespace detail {
@@ -82,13 +89,40 @@ inline void dense_matvec(const float* w, std::size_t rows, std::size_t cols, con
 
 }  // namespace detail
 
-/// A LinearOp over a non-owning row-major float32 matrix. The matrix must outlive the op.
+/// A LinearOp over a row-major float32 matrix: one it owns, or one it only views (which
+/// must then outlive the op).
 class DenseLinear : public LinearOp {
  public:
-  /// Throws qins::Error (invalid_argument) if weights is null or rows or cols is 0, and
-  /// (size_mismatch) if rows * cols overflows size_t.
+  /// A view of `weights`. Throws qins::Error (invalid_argument) if weights is null or rows
+  /// or cols is 0, and (size_mismatch) if rows * cols overflows size_t.
   DenseLinear(const float* weights, std::size_t rows, std::size_t cols)
       : w_(weights), rows_(rows), cols_(cols) {
+    check_shape(weights, rows, cols);
+  }
+  /// Owns `weights` (rows * cols values). Throws as the view constructor, and
+  /// (size_mismatch) if the vector has another size.
+  DenseLinear(std::vector<float> weights, std::size_t rows, std::size_t cols)
+      : owned_(std::move(weights)), w_(owned_.data()), rows_(rows), cols_(cols) {
+    check_shape(w_, rows, cols);
+    if (owned_.size() != rows * cols)
+      throw Error(ErrorKind::size_mismatch, "DenseLinear: " + std::to_string(owned_.size()) +
+                                                " weights for " + std::to_string(rows) + " x " +
+                                                std::to_string(cols));
+  }
+  std::size_t rows() const override { return rows_; }
+  std::size_t cols() const override { return cols_; }
+  void forward(const float* x, float* y) const override {
+    detail::dense_matvec(w_, rows_, cols_, x, y);
+  }
+  std::size_t bytes() const override { return rows_ * cols_ * sizeof(float); }
+  std::string storage() const override { return "float32"; }
+  /// The matrix this op reads.
+  const float* weights() const noexcept { return w_; }
+  /// Whether the op owns its matrix (else it views memory that someone else keeps).
+  bool owns_weights() const noexcept { return !owned_.empty(); }
+
+ private:
+  static void check_shape(const float* weights, std::size_t rows, std::size_t cols) {
     if (weights == nullptr) {
       throw Error(ErrorKind::invalid_argument, "DenseLinear: null weight pointer");
     }
@@ -101,43 +135,151 @@ class DenseLinear : public LinearOp {
       throw Error(ErrorKind::size_mismatch, "DenseLinear: rows * cols overflows size_t");
     }
   }
-  std::size_t rows() const override { return rows_; }
-  std::size_t cols() const override { return cols_; }
-  void forward(const float* x, float* y) const override {
-    detail::dense_matvec(w_, rows_, cols_, x, y);
-  }
-  /// The matrix this op reads.
-  const float* weights() const noexcept { return w_; }
 
- private:
+  std::vector<float> owned_;
   const float* w_;
   std::size_t rows_;
   std::size_t cols_;
 };
 
-/// A checkpoint plus the table of linear ops used by the forward pass. Copying a Model is
-/// cheap (it shares the checkpoint and the ops). Not synchronised: do not call set_linear()
-/// while another thread uses the same Model.
+/// What a Model holds, in bytes, by part.
+struct ModelMemory {
+  std::size_t embedding_bytes = 0;         ///< token_embedding (vocab x dim floats)
+  std::size_t norm_bytes = 0;              ///< the RMSNorm weights
+  std::size_t classifier_bytes = 0;        ///< a separate wcls (0 when it is the embedding)
+  std::size_t linear_bytes = 0;            ///< every projection, as its op holds it
+  std::size_t quantized_linear_bytes = 0;  ///< the part of linear_bytes in QINS codes
+  /// A Checkpoint the model was built over, which it keeps whole (0 for Model::load).
+  std::size_t shared_checkpoint_bytes = 0;
+  /// With a shared checkpoint: the linear bytes held outside it (converted layers).
+  std::size_t owned_linear_bytes = 0;
+  /// All of it: the parts, or the shared checkpoint plus what lies outside it.
+  std::size_t total() const noexcept {
+    return shared_checkpoint_bytes != 0
+               ? shared_checkpoint_bytes + owned_linear_bytes
+               : embedding_bytes + norm_bytes + classifier_bytes + linear_bytes;
+  }
+};
+
+/// The float32 tensors a Model uses directly, and what keeps them alive.
+struct ModelTensors {
+  std::shared_ptr<const void> owner;
+  const float* token_embedding = nullptr;   ///< vocab x dim
+  const float* rms_att_weight = nullptr;    ///< n_layers x dim
+  const float* rms_ffn_weight = nullptr;    ///< n_layers x dim
+  const float* rms_final_weight = nullptr;  ///< dim
+  const float* wcls = nullptr;              ///< vocab x dim (the embedding when shared)
+};
+
+/// The tensors that stay float32 plus the table of linear ops used by the forward pass.
+/// Copying a Model is cheap (it shares tensors and ops). Not synchronised: do not call
+/// set_linear() while another thread uses the same Model.
 class Model {
  public:
-  /// Every linear layer starts as a DenseLinear over the checkpoint's weights.
+  /// Every linear layer starts as a DenseLinear view of the checkpoint's weights; the
+  /// model shares the checkpoint (all of it stays alive while the model lives).
   /// Throws qins::Error (invalid_argument) if checkpoint is null.
   explicit Model(std::shared_ptr<const Checkpoint> checkpoint) : ckpt_(std::move(checkpoint)) {
     if (!ckpt_) throw Error(ErrorKind::invalid_argument, "llama2::Model: null checkpoint");
-    const int layers = ckpt_->config().n_layers;
+    config_ = ckpt_->config();
+    tensors_.owner = ckpt_;
+    tensors_.token_embedding = ckpt_->token_embedding();
+    tensors_.rms_att_weight = ckpt_->rms_att_weight(0);
+    tensors_.rms_ffn_weight = ckpt_->rms_ffn_weight(0);
+    tensors_.rms_final_weight = ckpt_->rms_final_weight();
+    tensors_.wcls = ckpt_->wcls();
+    const int layers = config_.n_layers;
     ops_.reserve(static_cast<std::size_t>(layers) * all_linear_kinds.size());
     for (int l = 0; l < layers; ++l) {
       for (LinearKind k : all_linear_kinds) {
         const auto s = shape(l, k);
-        ops_.push_back(std::make_shared<DenseLinear>(dense_weights(l, k), s.first, s.second));
+        ops_.push_back(
+            std::make_shared<DenseLinear>(ckpt_->tensor(tensor_of(k), l), s.first, s.second));
       }
     }
   }
 
-  const Config& config() const noexcept { return ckpt_->config(); }
-  const Checkpoint& checkpoint() const noexcept { return *ckpt_; }
-  /// The shared checkpoint (never null).
+  /// Builds a model from `source`, reading every tensor once. Each projection's float32
+  /// weights go to `make_op` (layer, kind, weights), which returns the op to install (for
+  /// example a converted layer, after which the weights are dropped); without it each
+  /// becomes a DenseLinear that owns them. The source is released tensor by tensor, so no
+  /// more than one float32 projection is held beyond what the model keeps.
+  /// @throws qins::Error as the source's read(), or from make_op.
+  using MakeOp = std::function<std::shared_ptr<const LinearOp>(int layer, LinearKind kind,
+                                                               std::vector<float>&& weights)>;
+  static Model load(const ModelSource& source, const MakeOp& make_op = {}) {
+    const Config& c = source.config();
+    auto owned = std::make_shared<OwnedTensors>();
+    auto read = [&](TensorId id, std::vector<float>& out) {
+      const TensorInfo& t = tensor_info(id);
+      const std::uint64_t per_layer = extent(t.rows, c) * extent(t.cols, c);
+      const int layers = t.per_layer ? c.n_layers : 1;
+      out = allocate(per_layer * static_cast<std::uint64_t>(layers), t.name);
+      for (int l = 0; l < layers; ++l) {
+        source.read(id, l, out.data() + static_cast<std::size_t>(per_layer) * l);
+        source.release(id, l);
+      }
+    };
+    read(TensorId::token_embedding, owned->token_embedding);
+    read(TensorId::rms_att_weight, owned->rms_att_weight);
+    read(TensorId::rms_ffn_weight, owned->rms_ffn_weight);
+    read(TensorId::rms_final_weight, owned->rms_final_weight);
+    if (!c.shared_classifier) read(TensorId::wcls, owned->wcls);
+    Model m;
+    m.config_ = c;
+    m.tensors_.token_embedding = owned->token_embedding.data();
+    m.tensors_.rms_att_weight = owned->rms_att_weight.data();
+    m.tensors_.rms_ffn_weight = owned->rms_ffn_weight.data();
+    m.tensors_.rms_final_weight = owned->rms_final_weight.data();
+    m.tensors_.wcls = c.shared_classifier ? owned->token_embedding.data() : owned->wcls.data();
+    m.tensors_.owner = std::move(owned);
+    m.ops_.resize(static_cast<std::size_t>(c.n_layers) * all_linear_kinds.size());
+    for (int l = 0; l < c.n_layers; ++l)
+      for (LinearKind k : all_linear_kinds) {
+        const auto s = m.shape(l, k);
+        std::vector<float> w = allocate(s.first * s.second, layer_name(l, k).c_str());
+        source.read(tensor_of(k), l, w.data());
+        source.release(tensor_of(k), l);
+        m.set_linear(l, k,
+                     make_op ? make_op(l, k, std::move(w))
+                             : std::make_shared<DenseLinear>(std::move(w), s.first, s.second));
+      }
+    return m;
+  }
+
+  /// A model from tensors that stay float32 and a full table of ops ([layer][kind], in
+  /// all_linear_kinds order), e.g. a .qins model file's. @throws qins::Error
+  /// (invalid_argument, size_mismatch) for a missing tensor or an op of the wrong shape.
+  static Model assemble(const Config& config, ModelTensors tensors,
+                        std::vector<std::shared_ptr<const LinearOp>> ops) {
+    if (!tensors.token_embedding || !tensors.rms_att_weight || !tensors.rms_ffn_weight ||
+        !tensors.rms_final_weight || !tensors.wcls)
+      throw Error(ErrorKind::invalid_argument, "llama2::Model::assemble: a tensor is missing");
+    Model m;
+    m.config_ = config;
+    m.tensors_ = std::move(tensors);
+    const std::size_t n = static_cast<std::size_t>(config.n_layers) * all_linear_kinds.size();
+    if (ops.size() != n)
+      throw Error(ErrorKind::size_mismatch,
+                  "llama2::Model::assemble: " + std::to_string(ops.size()) + " ops for " +
+                      std::to_string(n) + " projections");
+    m.ops_.resize(n);
+    for (int l = 0; l < config.n_layers; ++l)
+      for (LinearKind k : all_linear_kinds) m.set_linear(l, k, std::move(ops[m.index(l, k)]));
+    return m;
+  }
+
+  const Config& config() const noexcept { return config_; }
+  /// The float32 tensors the forward pass reads directly.
+  const ModelTensors& tensors() const noexcept { return tensors_; }
+  /// The checkpoint the model was built over, or null (Model::load, assemble).
   const std::shared_ptr<const Checkpoint>& checkpoint_ptr() const noexcept { return ckpt_; }
+  /// The checkpoint the model was built over. Throws qins::Error (invalid_argument) if none.
+  const Checkpoint& checkpoint() const {
+    if (!ckpt_)
+      throw Error(ErrorKind::invalid_argument, "llama2::Model: not built over a Checkpoint");
+    return *ckpt_;
+  }
 
   /// (rows, cols) of a projection: its tensor's shape in checkpoint_tensors (e.g. wk:
   /// kv_dim x dim).
@@ -149,19 +291,30 @@ class Model {
             static_cast<std::size_t>(extent(t.cols, config()))};
   }
 
-  /// The checkpoint's float32 weights of a projection (row-major, shape() of it), whatever
-  /// op is currently installed. Throws qins::Error (invalid_argument) as shape().
+  /// The float32 weights of a projection (row-major, shape() of it): the checkpoint's
+  /// whatever op is installed, or else those of the installed DenseLinear.
+  /// Throws qins::Error (invalid_argument) as shape(), or when neither exists (a model
+  /// loaded with converted layers keeps no float32 copy of them).
   const float* dense_weights(int layer, LinearKind kind) const {
     check(layer, kind);
-    return ckpt_->tensor(tensor_of(kind), layer);
+    if (ckpt_) return ckpt_->tensor(tensor_of(kind), layer);
+    if (const auto* dense = dynamic_cast<const DenseLinear*>(&linear(layer, kind)))
+      return dense->weights();
+    throw Error(ErrorKind::invalid_argument,
+                "llama2::Model: no float32 weights are kept for a converted layer",
+                layer_name(layer, kind));
   }
 
   /// The op currently used for a projection. Throws qins::Error (invalid_argument) as shape().
   const LinearOp& linear(int layer, LinearKind kind) const { return *ops_[index(layer, kind)]; }
+  /// The same, shared.
+  const std::shared_ptr<const LinearOp>& linear_ptr(int layer, LinearKind kind) const {
+    return ops_[index(layer, kind)];
+  }
 
-  /// Replaces the op of one projection. Throws qins::Error: invalid_argument for a layer out
-  /// of range, an invalid kind or a null op; size_mismatch if op's rows() x cols() differs
-  /// from shape(layer, kind).
+  /// Replaces the op of one projection (the old one is freed unless shared elsewhere).
+  /// Throws qins::Error: invalid_argument for a layer out of range, an invalid kind or a
+  /// null op; size_mismatch if op's rows() x cols() differs from shape(layer, kind).
   void set_linear(int layer, LinearKind kind, std::shared_ptr<const LinearOp> op) {
     const std::size_t i = index(layer, kind);
     const std::string name = layer_name(layer, kind);
@@ -177,7 +330,47 @@ class Model {
     ops_[i] = std::move(op);
   }
 
+  /// The bytes held, by part (see ModelMemory); the KV cache is a Session's
+  /// (kv_cache_bytes()).
+  ModelMemory memory() const {
+    ModelMemory m;
+    const std::size_t dim = static_cast<std::size_t>(config_.dim);
+    const std::size_t vocab = static_cast<std::size_t>(config_.vocab_size);
+    m.embedding_bytes = vocab * dim * sizeof(float);
+    m.norm_bytes = (2 * static_cast<std::size_t>(config_.n_layers) + 1) * dim * sizeof(float);
+    m.classifier_bytes = config_.shared_classifier ? 0 : vocab * dim * sizeof(float);
+    for (const auto& op : ops_) {
+      m.linear_bytes += op->bytes();
+      const auto* dense = dynamic_cast<const DenseLinear*>(op.get());
+      if (!dense) m.quantized_linear_bytes += op->bytes();
+      if (ckpt_ && !(dense && !dense->owns_weights())) m.owned_linear_bytes += op->bytes();
+    }
+    if (ckpt_) m.shared_checkpoint_bytes = ckpt_->num_floats() * sizeof(float);
+    return m;
+  }
+
+  /// Bytes of a Session's key/value cache holding `positions` positions.
+  std::size_t kv_cache_bytes(std::size_t positions) const noexcept {
+    return 2 * positions * static_cast<std::size_t>(config_.n_layers) *
+           static_cast<std::size_t>(config_.kv_dim()) * sizeof(float);
+  }
+
  private:
+  Model() = default;
+
+  struct OwnedTensors {
+    std::vector<float> token_embedding, rms_att_weight, rms_ffn_weight, rms_final_weight, wcls;
+  };
+
+  static std::vector<float> allocate(std::uint64_t n, const char* what) {
+    try {
+      return std::vector<float>(static_cast<std::size_t>(n));
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorKind::io_failure, std::string("llama2::Model: out of memory for ") + what +
+                                             " (" + std::to_string(n) + " floats)");
+    }
+  }
+
   void check_layer(int layer) const {
     if (layer < 0 || layer >= config().n_layers) {
       throw Error(ErrorKind::invalid_argument, "llama2::Model: layer " + std::to_string(layer) +
@@ -201,6 +394,8 @@ class Model {
            static_cast<std::size_t>(kind);
   }
 
+  Config config_;
+  ModelTensors tensors_;
   std::shared_ptr<const Checkpoint> ckpt_;
   std::vector<std::shared_ptr<const LinearOp>> ops_;  // [layer][kind]
 };
@@ -256,15 +451,15 @@ class Session {
     const std::size_t p = static_cast<std::size_t>(pos);
     grow_cache(p + 1);
 
-    const Checkpoint& ck = model_.checkpoint();
+    const ModelTensors& w = model_.tensors();
     const std::size_t dim = dim_;
-    const float* emb = ck.token_embedding() + static_cast<std::size_t>(token) * dim;
+    const float* emb = w.token_embedding + static_cast<std::size_t>(token) * dim;
     for (std::size_t i = 0; i < dim; ++i) x_[i] = emb[i];
 
     // RoPE angles for this position, one per pair within a head.
     for (std::size_t j = 0; j < head_size_ / 2; ++j) {
-      const double freq =
-          std::pow(static_cast<double>(c.rope_theta), -static_cast<double>(2 * j) / static_cast<double>(head_size_));
+      const double freq = std::pow(static_cast<double>(c.rope_theta),
+                                   -static_cast<double>(2 * j) / static_cast<double>(head_size_));
       const double angle = static_cast<double>(pos) * freq;
       rope_cos_[j] = static_cast<float>(std::cos(angle));
       rope_sin_[j] = static_cast<float>(std::sin(angle));
@@ -273,8 +468,7 @@ class Session {
     const std::size_t stride = layers_ * kv_dim_;  // cache floats per position
 
     for (std::size_t l = 0; l < layers_; ++l) {
-      const int layer = static_cast<int>(l);
-      rmsnorm(xb_.data(), x_.data(), ck.rms_att_weight(layer), dim);
+      rmsnorm(xb_.data(), x_.data(), w.rms_att_weight + l * dim, dim);
 
       float* k = key_cache_.data() + p * stride + l * kv_dim_;
       float* v = value_cache_.data() + p * stride + l * kv_dim_;
@@ -312,7 +506,7 @@ class Session {
       op(l, LinearKind::wo).forward(xb_.data(), xb2_.data());
       for (std::size_t i = 0; i < dim; ++i) x_[i] += xb2_[i];
 
-      rmsnorm(xb_.data(), x_.data(), ck.rms_ffn_weight(layer), dim);
+      rmsnorm(xb_.data(), x_.data(), w.rms_ffn_weight + l * dim, dim);
       op(l, LinearKind::w1).forward(xb_.data(), hb_.data());
       op(l, LinearKind::w3).forward(xb_.data(), hb2_.data());
       for (std::size_t i = 0; i < hidden_; ++i) {
@@ -323,9 +517,14 @@ class Session {
       for (std::size_t i = 0; i < dim; ++i) x_[i] += xb2_[i];
     }
 
-    rmsnorm(xb_.data(), x_.data(), ck.rms_final_weight(), dim);
-    detail::dense_matvec(ck.wcls(), logits_.size(), dim, xb_.data(), logits_.data());
+    rmsnorm(xb_.data(), x_.data(), w.rms_final_weight, dim);
+    detail::dense_matvec(w.wcls, logits_.size(), dim, xb_.data(), logits_.data());
     return logits_;
+  }
+
+  /// Bytes of the key/value cache as it stands (it grows with the highest position fed).
+  std::size_t kv_cache_bytes() const noexcept {
+    return (key_cache_.size() + value_cache_.size()) * sizeof(float);
   }
 
   /// The logits of the last forward() call (zeros before the first).
@@ -338,10 +537,10 @@ class Session {
     return model_.linear(static_cast<int>(layer), kind);
   }
 
-  static void rmsnorm(float* out, const float* x, const float* w, std::size_t n) noexcept {
+  void rmsnorm(float* out, const float* x, const float* w, std::size_t n) const noexcept {
     float ss = 0.f;
     for (std::size_t i = 0; i < n; ++i) ss += x[i] * x[i];
-    ss = ss / static_cast<float>(n) + 1e-5f;
+    ss = ss / static_cast<float>(n) + model_.config().norm_eps;
     const float inv = 1.0f / std::sqrt(ss);
     for (std::size_t i = 0; i < n; ++i) out[i] = w[i] * (inv * x[i]);
   }
