@@ -434,3 +434,11 @@ TEST_CASE("bad metadata and bad plain tensors are rejected", "[io][errors]") {
   CHECK_THROWS_AS(qins::serialize(std::vector<qins::QinsTensor>{}, qins::Metadata{{"", "x"}}),
                   qins::Error);
 }
+
+TEST_CASE("load says what is wrong with a path that is not a file", "[io][errors]") {
+  CHECK_THROWS_WITH(qins::load(QINS_TEST_DATA_DIR), Catch::Contains("is a directory, not a file"));
+  qins::LoadOptions mapped;
+  mapped.mode = qins::LoadMode::memory_map;
+  CHECK_THROWS_WITH(qins::load(QINS_TEST_DATA_DIR, mapped), Catch::Contains("is a directory"));
+  CHECK_THROWS_WITH(qins::load(temp_path("absent.qins")), Catch::Contains("no such file"));
+}

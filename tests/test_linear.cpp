@@ -338,3 +338,15 @@ TEST_CASE("options that cannot be represented are rejected, not converted", "[li
   options.quantize = true;  // codes saturate instead, keeping the sign
   CHECK_NOTHROW(qins::QinsLinear(w.data(), 2, 2, options));
 }
+
+TEST_CASE("products refuse an output that overlaps their input", "[linear][errors]") {
+  const auto w = qins_test::random_weights<float>(8 * 8, Distribution::gaussian, 0.1, 3);
+  const qins::QinsLinear layer(w.data(), 8, 8);
+  std::vector<float> buffer(32, 0.5f);
+  CHECK_THROWS_WITH(layer.forward(buffer.data(), buffer.data()), Catch::Contains("overlaps"));
+  CHECK_THROWS_WITH(layer.forward(buffer.data(), buffer.data() + 7), Catch::Contains("overlaps"));
+  CHECK_NOTHROW(layer.forward(buffer.data(), buffer.data() + 8));  // adjacent is fine
+  CHECK_THROWS_WITH(layer.forward_batch(buffer.data(), 2, buffer.data() + 12),
+                    Catch::Contains("overlaps"));
+  CHECK_NOTHROW(layer.forward_batch(buffer.data(), 2, buffer.data() + 16));
+}

@@ -16,7 +16,6 @@
 #include <optional>
 #include <qins/linear.hpp>
 #include <qins/llama2/baselines.hpp>
-#include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
 #include <qins/llama2/tokenizer.hpp>
@@ -25,6 +24,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "inputs.hpp"
 
 namespace qins_tools {
 
@@ -151,12 +152,12 @@ inline const std::vector<std::string>& builtin_prompts() {
   return prompts;
 }
 
-/// A tokenizer in llama2.c's layout for a model, looked for in the model's folder as
+/// A tokenizer in llama2.c's layout for a model, looked for in `folder` (the model's) as
 /// tokenizer.bin, tok<V>.bin, tokenizer<V>.bin (V = the model's vocabulary size); the first
 /// that exists and has V tokens. Empty when there is none.
-inline std::string find_tokenizer(const std::string& model_path, int vocab_size) {
+inline std::string find_tokenizer(const std::string& folder, int vocab_size) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(model_path).parent_path();
+  const fs::path dir = folder;
   const std::string v = std::to_string(vocab_size);
   for (const std::string& name :
        {std::string("tokenizer.bin"), "tok" + v + ".bin", "tokenizer" + v + ".bin"}) {
@@ -219,20 +220,49 @@ struct ModelReport {
   }
 };
 
-/// Converts every linear layer of the model with every scheme (spread over `pool`) and
-/// measures each against float32. @throws qins::Error for a bad model or tokenizer.
+/// `model` with every projection as a float32 DenseLinear (a .qins model's layers decoded:
+/// they are then the reference the configurations are measured against).
+inline llama2::Model dense_model(llama2::Model model) {
+  for (int l = 0; l < model.config().n_layers; ++l)
+    for (auto kind : llama2::all_linear_kinds) {
+      const llama2::LinearOp& op = model.linear(l, kind);
+      if (dynamic_cast<const llama2::DenseLinear*>(&op)) continue;
+      const auto [rows, cols] = model.shape(l, kind);
+      std::vector<float> w(rows * cols);
+      const qins::QinsTensor* t = nullptr;
+      if (const auto* q = dynamic_cast<const llama2::QinsLinearOp*>(&op)) t = &q->layer().tensor();
+      if (const auto* p = dynamic_cast<const llama2::detail::PlainLinearOp*>(&op)) t = &p->tensor();
+      if (const auto* d = dynamic_cast<const llama2::DecodedLinear*>(&op)) {
+        std::copy(d->weights(), d->weights() + w.size(), w.begin());
+      } else if (t) {
+        for (std::size_t r = 0; r < rows; ++r) t->decode_row(r, w.data() + r * cols);  // exact
+      } else {
+        throw qins::Error(qins::ErrorKind::invalid_argument,
+                          "cannot read the weights of a " + op.storage() + " layer",
+                          llama2::layer_name(l, kind));
+      }
+      model.set_linear(l, kind, std::make_shared<llama2::DenseLinear>(std::move(w), rows, cols));
+    }
+  return model;
+}
+
+/// Converts every linear layer of the model (any input of inputs.hpp but a .qins file of
+/// layers) with every scheme (spread over `pool`) and measures each against float32. @throws
+/// qins::Error for a bad model or tokenizer.
 inline ModelReport validate_model(const std::string& path, const Options& options,
                                   const std::vector<Scheme>& schemes, qins::ThreadPool& pool) {
   const auto start = std::chrono::steady_clock::now();
   ModelReport report;
   report.path = path;
   report.name = std::filesystem::path(path).filename().string();
-  const auto checkpoint = std::make_shared<const llama2::Checkpoint>(llama2::read_checkpoint(path));
-  report.config = checkpoint->config();
+  const Input input = identify(path);
+  const llama2::Model base = dense_model(open_model(input));
+  report.config = base.config();
   const llama2::Config& cfg = report.config;
 
-  report.tokenizer_path =
-      options.tokenizer.empty() ? find_tokenizer(path, cfg.vocab_size) : options.tokenizer;
+  report.tokenizer_path = options.tokenizer.empty()
+                              ? find_tokenizer(model_folder(input), cfg.vocab_size)
+                              : options.tokenizer;
   if (!report.tokenizer_path.empty()) {
     report.tokenizer = llama2::read_tokenizer(report.tokenizer_path);
     report.tokenizer->check_vocabulary(cfg.vocab_size, path);
@@ -245,7 +275,6 @@ inline ModelReport validate_model(const std::string& path, const Options& option
 
   // The reference: greedy from the prompt (or BOS), greedy from the built-in prompts,
   // samples at temperature 1. Each fits the context: a longer --tokens is capped, with a note.
-  const llama2::Model base(checkpoint);
   auto encode = [&](const std::string& text) {
     return report.tokenizer ? report.tokenizer->encode(text, true, false) : std::vector<int>{1};
   };
@@ -303,7 +332,7 @@ inline ModelReport validate_model(const std::string& path, const Options& option
     const Scheme& s = schemes[i];
     SchemeResult& r = report.results[i];
     r.scheme = &s;
-    llama2::Model converted(checkpoint);
+    llama2::Model converted = base;  // shares the tensors; each slot gets its own op below
     double error = 0, codec_error = 0, norm = 0;
     for (const Slot& slot : slots) {
       const auto [rows, cols] = base.shape(slot.layer, slot.kind);

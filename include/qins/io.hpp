@@ -66,8 +66,13 @@ inline constexpr std::uint16_t kFileMinorVersion = 1;
 using Metadata = std::map<std::string, std::string>;
 
 enum class LoadMode {
-  copy,        ///< read the file; each tensor owns its codes
-  memory_map,  ///< map the file read-only; tensors use the mapped codes in place
+  copy,  ///< read the file; each tensor owns its codes
+  /// Map the file read-only; tensors use the mapped codes in place. The file must then
+  /// not be overwritten in place while they live: the OS would kill the process (SIGBUS)
+  /// when it touches a page that changed size. Replace it by writing a new file and
+  /// renaming it over the old one, as save() and FileWriter do: the mapping keeps the old
+  /// contents.
+  memory_map,
 };
 
 struct LoadOptions {

@@ -128,10 +128,12 @@ class QinsLinear {
 
   /// y = W x + bias for one input: x has cols() floats, y receives rows() floats (they
   /// must not overlap). With a pool, rows are split over its threads.
-  /// @throws qins::Error for a layer of float32 z values, or null buffers.
+  /// @throws qins::Error for a layer of float32 z values, null buffers, or x and y that
+  /// overlap (y would overwrite inputs still to be read).
   void forward(const float* x, float* y, ThreadPool* pool = nullptr) const {
     detail::check_pointers(x, x, cols());
     detail::check_pointers(y, y, rows());
+    check_disjoint(x, cols(), y, rows());
     check_has_products();
     if (rows() == 0) return;
     const std::size_t chunks = (rows() + kGemvChunkRows - 1) / kGemvChunkRows;
@@ -148,6 +150,7 @@ class QinsLinear {
 
   /// Y = W X + bias for a batch: input b is x[b * cols() .. (b + 1) * cols()), output b
   /// goes to y[b * rows() ..). Each tile of W is decoded once per call for up to 64 inputs.
+  /// @throws qins::Error as forward().
   void forward_batch(const float* x, std::size_t batch, float* y,
                      ThreadPool* pool = nullptr) const {
     constexpr std::size_t max_size = std::numeric_limits<std::size_t>::max();
@@ -157,6 +160,7 @@ class QinsLinear {
       throw Error(ErrorKind::invalid_argument, "batch size overflows", name());
     detail::check_pointers(x, x, cols() * batch);
     detail::check_pointers(y, y, rows() * batch);
+    check_disjoint(x, cols() * batch, y, rows() * batch);
     check_has_products();
     if (batch == 1) return forward(x, y, pool);
     if (rows() == 0 || batch == 0) return;
@@ -235,6 +239,13 @@ class QinsLinear {
                       " z values (quantize = false, for validation) has no products: decode() it "
                       "and multiply",
                   name());
+  }
+
+  void check_disjoint(const float* x, std::size_t nx, const float* y, std::size_t ny) const {
+    const auto a = reinterpret_cast<std::uintptr_t>(x), b = reinterpret_cast<std::uintptr_t>(y);
+    if (nx != 0 && ny != 0 && a < b + ny * sizeof(float) && b < a + nx * sizeof(float))
+      throw Error(ErrorKind::invalid_argument,
+                  "the output overlaps the input: give y its own buffer", name());
   }
 
   void check_input_size(std::size_t n) const {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -25,8 +26,20 @@
 
 namespace qins::detail {
 
+/// Throws qins::Error (io_failure) naming the path if it does not exist or is a
+/// directory (which streams and mmap would report as a read error or out of memory).
+inline void check_regular_file(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (st.type() == std::filesystem::file_type::not_found)
+    throw Error(ErrorKind::io_failure, "'" + path + "': no such file");
+  if (st.type() == std::filesystem::file_type::directory)
+    throw Error(ErrorKind::io_failure, "'" + path + "' is a directory, not a file");
+}
+
 /// The whole file in a new 64-byte-aligned buffer.
 inline SharedBytes read_whole_file(const std::string& path) {
+  check_regular_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(ErrorKind::io_failure, "cannot open '" + path + "' for reading");
   const std::streamoff size = in.tellg();
@@ -45,6 +58,7 @@ inline SharedBytes read_whole_file(const std::string& path) {
 
 /// The file mapped read-only; the mapping lives as long as any view of it.
 inline SharedBytes map_whole_file(const std::string& path) {
+  check_regular_file(path);
 #if QINS_DETAIL_HAS_MMAP
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(ErrorKind::io_failure, "cannot open '" + path + "' for reading");

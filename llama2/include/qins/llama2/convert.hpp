@@ -24,7 +24,11 @@
 
 namespace qins::llama2 {
 
-/// A QinsLinear in the model's linear-layer slot.
+/// A QinsLinear in a Model's projection slot: forward() is QinsLinear::forward (the fast
+/// decode, within QinsLinear::decode_error_bound(); one input at a time, no thread pool),
+/// bytes() what the layer holds (codes, scales, bias), storage() its code type and alpha
+/// layout ("uint8 per_row"). The layer is owned; with a memory-mapped file its codes stay
+/// in the mapping. Thread-safe as QinsLinear is.
 class QinsLinearOp : public LinearOp {
  public:
   explicit QinsLinearOp(QinsLinear layer) : layer_(std::move(layer)) {}
