@@ -74,5 +74,14 @@ int main(int argc, char** argv) {
   ok = write_seed(dir / "fuzz_llama2_tokenizer" / "regression_unk_merges.bin",
                   qins_fuzz::tokenizer_regression_unk_merges) &&
        ok;
+  ok = write_seed(dir / "fuzz_safetensors" / "seed_three_dtypes.safetensors",
+                  qins_fuzz::safetensors_seed_three_dtypes) &&
+       ok;
+  ok = write_seed(dir / "fuzz_safetensors" / "seed_tiny_llama.safetensors",
+                  [] { return qins_fuzz::safetensors_seed_tiny_llama(); }) &&
+       ok;
+  ok = write_seed(dir / "fuzz_safetensors" / "seed_handwritten.safetensors",
+                  qins_fuzz::safetensors_seed_handwritten) &&
+       ok;
   return ok ? 0 : 1;
 }

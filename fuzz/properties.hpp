@@ -15,6 +15,7 @@
 #include <qins/linear.hpp>
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/tensors.hpp>
 #include <string>
 #include <vector>
@@ -126,6 +127,99 @@ inline void run_one_token(const std::shared_ptr<const qins::llama2::Checkpoint>&
   const qins::llama2::Model model(ck);
   qins::llama2::Session session(model);
   (void)session.forward(ck->config().vocab_size - 1, 0);
+}
+
+/// Invariants of a safetensors file the reader accepted from the `size` bytes at `data`: the
+/// tensors sorted by offset, covering the data section exactly, each found again by name, of a byte
+/// span that matches its shape and dtype; every tensor's floats read, either all finite or
+/// rejected as non_finite_value naming the tensor and the first non-finite element; the
+/// same values row by row and after release(); and, when every value is finite, the file
+/// written again from those floats holds the same data bytes and parses to the same
+/// tensors and metadata. Returns what failed, or "".
+inline std::string safetensors_problem(const qins::llama2::SafetensorsFile& f, const void* data,
+                                       std::size_t size) {
+  using qins::llama2::SafetensorsTensor;
+  if (f.size() != size) return "size() is not the input's size";
+  std::uint64_t covered = 0;
+  for (const SafetensorsTensor& t : f.tensors()) {
+    if (t.begin != covered) return "tensor '" + t.name + "' does not start where the last ended";
+    covered = t.end;
+    if (t.end < t.begin || t.bytes() != t.elements() * qins::llama2::dtype_size(t.dtype))
+      return "tensor '" + t.name + "' has a byte span that does not match its shape";
+    if (f.find(t.name) != &t) return "find('" + t.name + "') does not give the tensor";
+    if (t.name.empty() || t.name.size() > qins::llama2::safetensors_limits::name_bytes ||
+        t.shape.size() > qins::llama2::safetensors_limits::rank)
+      return "tensor '" + t.name + "': a name or rank out of bounds was accepted";
+  }
+  if (f.data_offset() + covered != size) return "the tensors do not cover the data section";
+
+  std::vector<std::vector<float>> values;
+  bool all_finite = true;
+  for (const SafetensorsTensor& t : f.tensors()) {
+    std::vector<float> v(static_cast<std::size_t>(t.elements()));
+    bool finite = true;
+    try {
+      f.read_floats(t, v.data());
+    } catch (const qins::Error& e) {
+      if (e.kind() != qins::ErrorKind::non_finite_value || e.tensor() != t.name)
+        return "read_floats('" + t.name + "') threw " + e.what();
+      const std::size_t at = e.row() == qins::Error::npos
+                                 ? e.col()
+                                 : e.row() * static_cast<std::size_t>(t.shape[1]) + e.col();
+      if (at >= v.size() || qins::detail::find_non_finite(v.data(), v.size()) != at)
+        return "read_floats('" + t.name + "') names an element that is not the first non-finite";
+      finite = all_finite = false;
+    }
+    if (finite) {
+      if (qins::detail::find_non_finite(v.data(), v.size()) != v.size())
+        return "read_floats('" + t.name + "') gave a non-finite value";
+      if (!t.shape.empty() && t.shape[0] > 0) {
+        const std::size_t row = v.size() / static_cast<std::size_t>(t.shape[0]);
+        std::vector<float> r(row);
+        for (std::uint64_t i = 0; i < t.shape[0] && i < 64; ++i) {
+          f.read_rows(t, i, 1, r.data());
+          if (row > 0 && std::memcmp(r.data(), v.data() + i * row, 4 * row) != 0)
+            return "read_rows('" + t.name + "') differs from read_floats";
+        }
+      }
+      f.release(t);
+      std::vector<float> again(v.size());
+      f.read_floats(t, again.data());
+      if (!v.empty() && std::memcmp(again.data(), v.data(), 4 * v.size()) != 0)
+        return "tensor '" + t.name + "' reads differently after release()";
+    }
+    values.push_back(std::move(v));
+  }
+  if (!all_finite) return {};
+
+  std::vector<qins::llama2::SafetensorsWriteTensor> out;
+  for (std::size_t i = 0; i < f.tensors().size(); ++i) {
+    const SafetensorsTensor& t = f.tensors()[i];
+    out.push_back({t.name, t.dtype, t.shape, values[i].data()});
+  }
+  std::vector<std::byte> bytes;
+  try {
+    bytes = qins::llama2::serialize_safetensors(out, f.metadata());
+    const qins::llama2::SafetensorsFile g =
+        qins::llama2::SafetensorsFile::parse(bytes.data(), bytes.size(), "again");
+    if (g.metadata() != f.metadata()) return "the metadata changed in the round trip";
+    if (g.tensors().size() != f.tensors().size()) return "the round trip changed the tensors";
+    for (std::size_t i = 0; i < g.tensors().size(); ++i) {
+      const SafetensorsTensor &a = f.tensors()[i], &b = g.tensors()[i];
+      if (a.name != b.name || a.dtype != b.dtype || a.shape != b.shape || a.begin != b.begin ||
+          a.end != b.end)
+        return "the round trip changed tensor '" + a.name + "'";
+    }
+    if (bytes.size() - g.data_offset() != covered)
+      return "the round trip changed the size of the data section";
+    if (covered > 0 && std::memcmp(bytes.data() + g.data_offset(),
+                                   static_cast<const unsigned char*>(data) + f.data_offset(),
+                                   static_cast<std::size_t>(covered)) != 0)
+      return "the round trip changed the bytes of the data section";
+  } catch (const std::exception& e) {
+    return std::string("writing the accepted tensors again threw: ") + e.what();
+  }
+  return {};
 }
 
 }  // namespace qins_fuzz

@@ -7,8 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <qins/io.hpp>
 #include <qins/linear.hpp>
+#include <qins/llama2/hf.hpp>
+#include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/tensors.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <string>
@@ -177,6 +180,77 @@ inline std::vector<unsigned char> llama2_seed(bool shared_classifier, const Tiny
       out.insert(out.end(), b, b + 4);
     }
   }
+  return out;
+}
+
+/// A safetensors file of the three dtypes and the ranks the reader meets: F32 [3, 4], F16 [5]
+/// (a subnormal, -0 and the largest half among its values), BF16 [2, 3, 2], an F32 scalar,
+/// an empty F16 [0, 4], with metadata; written by serialize_safetensors().
+inline std::vector<std::byte> safetensors_seed_three_dtypes() {
+  using qins::llama2::SafetensorsDtype;
+  const std::vector<float> m = lcg_values(12, 21, 2.0f);
+  const std::vector<float> h = {6.0e-8f, -0.0f, 65504.0f, 0.333251953125f, -2.5f};
+  const std::vector<float> b = lcg_values(12, 22, 100.0f);
+  const std::vector<float> scalar = {-7.25f};
+  return qins::llama2::serialize_safetensors(
+      {{"matrix", SafetensorsDtype::f32, {3, 4}, m.data()},
+       {"half", SafetensorsDtype::f16, {5}, h.data()},
+       {"brain", SafetensorsDtype::bf16, {2, 3, 2}, b.data()},
+       {"scalar", SafetensorsDtype::f32, {}, scalar.data()},
+       {"empty", SafetensorsDtype::f16, {0, 4}, nullptr}},
+      {{"format", "pt"}, {"source", "qins_make_corpus"}});
+}
+
+/// The tensors of the TinyLlama shape under their Hugging Face names, in BF16, as
+/// transformers' save_pretrained writes a model (tied embeddings: no lm_head.weight).
+inline std::vector<std::byte> safetensors_seed_tiny_llama(const TinyLlama& c = {}) {
+  qins::llama2::Config config;
+  config.dim = c.dim;
+  config.hidden_dim = c.hidden_dim;
+  config.n_layers = c.n_layers;
+  config.n_heads = c.n_heads;
+  config.n_kv_heads = c.n_kv_heads;
+  config.vocab_size = c.vocab_size;
+  config.seq_len = c.seq_len;
+  std::vector<std::vector<float>> values;
+  std::vector<qins::llama2::SafetensorsWriteTensor> tensors;
+  values.reserve(qins::llama2::tensor_count * std::size_t(c.n_layers));
+  std::uint32_t seed = 2000;
+  for (const qins::llama2::TensorInfo& t : qins::llama2::checkpoint_tensors) {
+    if (!t.stored || t.separate_classifier_only) continue;
+    const std::uint64_t rows = qins::llama2::extent(t.rows, config);
+    const std::uint64_t cols = qins::llama2::extent(t.cols, config);
+    for (int layer = 0; layer < (t.per_layer ? c.n_layers : 1); ++layer) {
+      values.push_back(lcg_values(std::size_t(rows * cols), seed++, 0.5f));
+      std::vector<std::uint64_t> shape = {rows, cols};
+      if (t.rows == qins::llama2::Dim::one) shape = {cols};
+      tensors.push_back({qins::llama2::hf_tensor_name(t.id, layer),
+                         qins::llama2::SafetensorsDtype::bf16, shape, values.back().data()});
+    }
+  }
+  return qins::llama2::serialize_safetensors(tensors, {{"format", "pt"}});
+}
+
+/// A safetensors file written by hand as other writers lay it out: keys in another order,
+/// whitespace and a newline in the JSON, "__metadata__" first, F16 data, padding to 8 bytes.
+inline std::vector<std::byte> safetensors_seed_handwritten() {
+  const std::string header =
+      "{\"__metadata__\": {\"format\": \"pt\"},\n \"x\": {\"shape\": [2, 3], \"dtype\": "
+      "\"F16\", \"data_offsets\": [0, 12]}, \"y\": {\"data_offsets\": [12, 16], "
+      "\"dtype\": \"F32\", \"shape\": [1]}}";
+  std::string padded = header + std::string((8 - header.size() % 8) % 8, ' ');
+  std::vector<std::byte> out(8);
+  qins::detail::store_le<std::uint64_t>(out.data(), padded.size());
+  for (const char ch : padded) out.push_back(static_cast<std::byte>(ch));
+  const std::uint16_t halves[6] = {0x3c00, 0xc000, 0x3555, 0x0001, 0x8000, 0x7bff};
+  for (const std::uint16_t v : halves) {
+    out.push_back(static_cast<std::byte>(v & 0xff));
+    out.push_back(static_cast<std::byte>(v >> 8));
+  }
+  const float y = 0.125f;
+  std::byte b[4];
+  std::memcpy(b, &y, 4);
+  out.insert(out.end(), b, b + 4);
   return out;
 }
 

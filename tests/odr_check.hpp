@@ -9,7 +9,9 @@
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
+#include <qins/llama2/hf.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
@@ -23,11 +25,12 @@ namespace odr_check {
 /// What each translation unit computes with the library.
 struct Results {
   qins::Isa isa = qins::Isa::scalar;
-  std::vector<std::byte> file;   ///< serialize(parse(seed))
-  std::vector<float> products;   ///< forward of every tensor with codes, with a thread pool
-  std::vector<int> tokens;       ///< greedy tokens of the converted tiny llama
-  double mean_kld = 0;           ///< against the float32 tiny llama
-  std::size_t weight_bytes = 0;  ///< of the conversion report
+  std::vector<std::byte> file;     ///< serialize(parse(seed))
+  std::vector<float> products;     ///< forward of every tensor with codes, with a thread pool
+  std::vector<int> tokens;         ///< greedy tokens of the converted tiny llama
+  double mean_kld = 0;             ///< against the float32 tiny llama
+  std::size_t weight_bytes = 0;    ///< of the conversion report
+  std::vector<float> safetensors;  ///< every tensor of the tiny-llama safetensors seed
 };
 
 // Not inline on purpose: each translation unit gets its own internal copy, so the two
@@ -62,6 +65,14 @@ static Results compute(unsigned threads) {
   r.weight_bytes = qins::llama2::convert(model, options).weight_bytes();
   r.tokens = qins::llama2::generate_greedy(model, 6);
   r.mean_kld = qins::llama2::compare_distributions(model, reference).mean_kld;
+
+  const std::vector<std::byte> st = qins_fuzz::safetensors_seed_tiny_llama();
+  const auto file = qins::llama2::SafetensorsFile::parse(st.data(), st.size(), "tiny");
+  for (const auto& t : file.tensors()) {
+    std::vector<float> v(t.elements());
+    file.read_floats(t, v.data());
+    r.safetensors.insert(r.safetensors.end(), v.begin(), v.end());
+  }
   return r;
 }
 

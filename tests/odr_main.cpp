@@ -6,7 +6,9 @@
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
+#include <qins/llama2/hf.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>
@@ -19,6 +21,7 @@ int main() {
   const bool same = here.isa == there.isa && here.file == there.file &&
                     here.products == there.products && here.tokens == there.tokens &&
                     here.mean_kld == there.mean_kld && here.weight_bytes == there.weight_bytes &&
+                    here.safetensors == there.safetensors && !here.safetensors.empty() &&
                     !here.file.empty() && here.tokens.size() == 6;
   std::printf(
       "qins %d, isa %s: %zu-byte file, %zu outputs, %zu tokens, KL %.3g nats, %zu weight bytes: "

@@ -7,7 +7,9 @@
 #include <qins/llama2/checkpoint.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
+#include <qins/llama2/hf.hpp>
 #include <qins/llama2/model.hpp>
+#include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <qins/qins.hpp>

@@ -16,12 +16,15 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <qins/io.hpp>
 #include <qins/linear.hpp>
 #include <qins/llama2/checkpoint.hpp>
+#include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/tokenizer.hpp>
 #include <string>
 #include <vector>
@@ -761,5 +764,249 @@ TEST_CASE("tokenizer: fields set to 0, -1, INT_MIN, INT_MAX or non-finite are re
         }
       }
     }
+  }
+}
+
+// ---- The safetensors reader ----
+
+namespace {
+
+const char* const kSafetensorsSeeds[] = {"fuzz_safetensors/seed_three_dtypes.safetensors",
+                                         "fuzz_safetensors/seed_tiny_llama.safetensors",
+                                         "fuzz_safetensors/seed_handwritten.safetensors"};
+
+struct SafetensorsResult {
+  Outcome outcome = Outcome::rejected;
+  qins::ErrorKind kind = qins::ErrorKind::bad_file;
+  std::string message;
+  std::size_t tensors = 0;
+};
+
+// Parses `b` under the allocation tracker; an accepted file must pass the fuzz harness's
+// consistency checks (coverage, lookups, reads, the round trip through the writer); a
+// rejected one is bad_file, worded with the source.
+SafetensorsResult parse_safetensors(const Bytes& b) {
+  SafetensorsResult r;
+  auto parsed = parse_tracked(
+      b.size(), [&] { return qins::llama2::SafetensorsFile::parse(b.data(), b.size(), "mutant"); });
+  r.kind = parsed.kind;
+  r.message = parsed.message;
+  if (parsed.value) {
+    r.outcome = Outcome::accepted;
+    r.tensors = parsed.value->tensors().size();
+    REQUIRE(qins_fuzz::safetensors_problem(*parsed.value, b.data(), b.size()) == "");
+  } else {
+    REQUIRE(r.kind == qins::ErrorKind::bad_file);
+    CHECK_THAT(r.message, Catch::StartsWith("qins: safetensors file 'mutant': "));
+  }
+  return r;
+}
+
+// The header of a safetensors file, parsed (keys in file order) and its data section.
+struct SafetensorsParts {
+  nlohmann::ordered_json header;
+  Bytes data;
+};
+
+SafetensorsParts split_safetensors(const Bytes& b) {
+  const std::uint64_t n = get<std::uint64_t>(b, 0);
+  const char* text = reinterpret_cast<const char*>(b.data() + 8);
+  return {nlohmann::ordered_json::parse(text, text + n),
+          Bytes(b.begin() + 8 + std::ptrdiff_t(n), b.end())};
+}
+
+// A file of `header` (compact, padded to 8) and `data`.
+Bytes join_safetensors(const nlohmann::ordered_json& header, const Bytes& data) {
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  Bytes b(8);
+  put<std::uint64_t>(b, 0, text.size());
+  for (const char c : text) b.push_back(static_cast<std::byte>(c));
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
+// The product of a shape's dimensions, saturated at 2^64 - 1 (0 if any dimension is 0).
+std::uint64_t element_count(const nlohmann::ordered_json& shape) {
+  std::uint64_t n = 1;
+  for (const auto& d : shape) {
+    const std::uint64_t v = d.get<std::uint64_t>();
+    if (v == 0) return 0;
+    n = n > ~std::uint64_t{0} / v ? ~std::uint64_t{0} : n * v;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: the corpus seeds are valid, canonical files", "[mutation][safetensors]") {
+  const std::vector<std::byte> expected[] = {qins_fuzz::safetensors_seed_three_dtypes(),
+                                             qins_fuzz::safetensors_seed_tiny_llama(),
+                                             qins_fuzz::safetensors_seed_handwritten()};
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO(kSafetensorsSeeds[i]);
+    const Bytes seed = read_corpus_file<std::byte>(kSafetensorsSeeds[i]);
+    CHECK(seed == expected[i]);  // qins_make_corpus writes them
+    const SafetensorsResult r = parse_safetensors(seed);
+    REQUIRE(r.outcome == Outcome::accepted);
+    CHECK(r.tensors >= 2);
+    CHECK(g_largest.load() > 0);  // the tracker sees the reader's allocations
+    // Re-assembled from its parts, a seed parses the same (the helpers are sound).
+    const SafetensorsParts parts = split_safetensors(seed);
+    REQUIRE(parse_safetensors(join_safetensors(parts.header, parts.data)).outcome ==
+            Outcome::accepted);
+  }
+}
+
+TEST_CASE("safetensors: every truncation and extension is rejected", "[mutation][safetensors]") {
+  for (const char* name : kSafetensorsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    for (std::size_t n = 0; n < seed.size(); ++n) {
+      INFO(name << " truncated to " << n << " bytes");
+      REQUIRE(parse_safetensors(Bytes(seed.begin(), seed.begin() + std::ptrdiff_t(n))).outcome ==
+              Outcome::rejected);
+    }
+    for (const std::size_t extra : {1, 2, 7, 8, 4096}) {
+      INFO(name << " extended by " << extra << " bytes");
+      Bytes longer = seed;
+      longer.resize(seed.size() + extra, std::byte{0});
+      REQUIRE(parse_safetensors(longer).outcome == Outcome::rejected);
+    }
+  }
+}
+
+TEST_CASE("safetensors: bit flips are rejected or give a consistent file",
+          "[mutation][safetensors]") {
+  for (const char* name : kSafetensorsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    const std::size_t data_start = 8 + std::size_t(get<std::uint64_t>(seed, 0));
+    std::size_t accepted = 0, total = 0, non_finite = 0;
+    // Every bit of the length field and of the header; a sample of the data section.
+    std::vector<std::size_t> positions;
+    for (std::size_t at = 0; at < data_start; ++at) positions.push_back(at);
+    for (const std::size_t at : sample(data_start, seed.size())) positions.push_back(at);
+    for (const std::size_t at : positions) {
+      for (int bit = 0; bit < 8; ++bit) {
+        Bytes b = seed;
+        b[at] ^= std::byte(1u << bit);
+        INFO(name << ": bit " << bit << " of byte " << at << " flipped");
+        const SafetensorsResult r = parse_safetensors(b);
+        ++total;
+        if (at < 8) REQUIRE(r.outcome == Outcome::rejected);  // the length field
+        if (at >= data_start) {
+          // The data has no checksum: any value is a valid file, its NaNs found on reading.
+          REQUIRE(r.outcome == Outcome::accepted);
+          const auto f = qins::llama2::SafetensorsFile::parse(b.data(), b.size(), "mutant");
+          for (const auto& t : f.tensors()) {
+            std::vector<float> v(t.elements());
+            try {
+              f.read_floats(t, v.data());
+            } catch (const qins::Error& e) {
+              REQUIRE(e.kind() == qins::ErrorKind::non_finite_value);
+              ++non_finite;
+            }
+          }
+        }
+        if (r.outcome == Outcome::accepted) ++accepted;
+      }
+    }
+    WARN(name << ": " << accepted << " of " << total << " bit flips give a valid file ("
+              << non_finite << " with a non-finite value)");
+    CHECK(accepted < total);
+  }
+}
+
+TEST_CASE("safetensors: the header length set to 0, -1 or huge is rejected",
+          "[mutation][safetensors]") {
+  for (const char* name : kSafetensorsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    const std::uint64_t was = get<std::uint64_t>(seed, 0);
+    for (const std::uint64_t v : large_values(8, seed.size())) {
+      Bytes b = seed;
+      put<std::uint64_t>(b, 0, v);
+      INFO(name << ": header length set to " << v);
+      REQUIRE(parse_safetensors(b).outcome == Outcome::rejected);
+    }
+    for (const std::uint64_t v :
+         {std::uint64_t{0}, was - 1, was + 1, was + 8, was - 8, std::uint64_t{100'000'001}}) {
+      Bytes b = seed;
+      put<std::uint64_t>(b, 0, v);
+      INFO(name << ": header length set to " << v);
+      REQUIRE(parse_safetensors(b).outcome == Outcome::rejected);
+    }
+  }
+}
+
+TEST_CASE("safetensors: offsets, shapes and dtypes set to 0, -1 or huge are rejected",
+          "[mutation][safetensors]") {
+  const std::uint64_t huge[] = {~std::uint64_t{0},
+                                std::uint64_t{1} << 63,
+                                std::uint64_t{1} << 32,
+                                std::uint64_t{1} << 40,
+                                0xFFFFFFFFu,
+                                0x7FFFFFFFu};
+  for (const char* name : kSafetensorsSeeds) {
+    const Bytes seed = read_corpus_file<std::byte>(name);
+    const SafetensorsParts parts = split_safetensors(seed);
+    std::size_t mutations = 0;
+    for (auto it = parts.header.begin(); it != parts.header.end(); ++it) {
+      if (it.key() == "__metadata__") continue;
+      const std::string tensor = it.key();
+      const auto& entry = it.value();
+      const auto mutate = [&](const char* field, std::size_t index, const nlohmann::ordered_json& v,
+                              bool must_reject) {
+        nlohmann::ordered_json header = parts.header;
+        auto& slot = header[tensor][field];
+        if (index == std::size_t(-1)) {
+          slot = v;
+        } else {
+          slot[index] = v;
+        }
+        if (header == parts.header) return;
+        ++mutations;
+        INFO(name << ": " << tensor << "." << field << "[" << index << "] set to " << v.dump());
+        const SafetensorsResult r = parse_safetensors(join_safetensors(header, parts.data));
+        if (must_reject) REQUIRE(r.outcome == Outcome::rejected);
+      };
+      // Each offset: 0, -1, huge, past the data, one off.
+      for (std::size_t k = 0; k < 2; ++k) {
+        const std::uint64_t was = entry["data_offsets"][k].get<std::uint64_t>();
+        mutate("data_offsets", k, 0, true);
+        mutate("data_offsets", k, -1, true);
+        mutate("data_offsets", k, std::int64_t{INT64_MIN}, true);
+        for (const std::uint64_t v : huge) mutate("data_offsets", k, v, true);
+        mutate("data_offsets", k, parts.data.size() + 1, true);
+        mutate("data_offsets", k, was + 1, true);
+        if (was > 0) mutate("data_offsets", k, was - 1, true);
+        mutate("data_offsets", k, 1.5, true);
+        mutate("data_offsets", k, "0", true);
+      }
+      // Each dimension: rejected unless the element count stays the same.
+      const auto& shape = entry["shape"];
+      for (std::size_t k = 0; k < shape.size(); ++k) {
+        std::vector<std::uint64_t> values = {0, 1, 2};
+        values.insert(values.end(), std::begin(huge), std::end(huge));
+        for (const std::uint64_t v : values) {
+          nlohmann::ordered_json changed = shape;
+          changed[k] = v;
+          mutate("shape", k, v, element_count(changed) != element_count(shape));
+        }
+        mutate("shape", k, -1, true);
+        mutate("shape", k, 2.0, true);
+      }
+      mutate("shape", std::size_t(-1), nlohmann::ordered_json::array({1, 1, 1, 1, 1, 1, 1, 1, 1}),
+             true);
+      mutate("shape", std::size_t(-1), 4, true);
+      // The dtype: rejected unless the byte count stays the same (F16 <-> BF16, no elements).
+      const std::string dtype = entry["dtype"].get<std::string>();
+      for (const char* other : {"F32", "F16", "BF16"}) {
+        const bool same_size = (dtype == "F32") == (std::string(other) == "F32");
+        mutate("dtype", std::size_t(-1), other, !same_size && element_count(shape) > 0);
+      }
+      for (const char* other : {"I8", "F64", "U16", "", "f16"}) {
+        mutate("dtype", std::size_t(-1), other, true);
+      }
+    }
+    CHECK(mutations > 40);
   }
 }
