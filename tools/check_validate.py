@@ -111,7 +111,7 @@ try:
         f.write(b"\x07\x00\x00\x00\x00\x00")
     env_missing = dict(os.environ, QINS_MODEL=os.path.join(tmp, "missing.bin"))
     cases = [
-        ([os.path.join(tmp, "missing.bin")], 2, "missing.bin"),
+        ([os.path.join(tmp, "missing.bin")], 1, "missing.bin"),
         ([text_file], 1, "notes.txt"),
         ([truncated], 1, "truncated"),
         ([STORIES, "--tokenizer", os.path.join(models, "tok105.bin")], 1, "tok105.bin"),
