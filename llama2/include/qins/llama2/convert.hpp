@@ -8,6 +8,7 @@
 // as a dense float32 matrix here, so that QinsLinear needs no product kernels for float32.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <memory>
@@ -220,15 +221,29 @@ inline ConvertedLayer convert_layer(const std::string& name, const float* w, std
   const AlphaLayout layout = stored_layout(options, cols, &r.note);
   o.granularity = layout.granularity;
   QinsLinear q(QinsTensor::quantize(w, rows, cols, o, nullptr, pool));
-  std::vector<float> row(cols);
-  for (std::size_t i = 0; i < rows; ++i) {
-    q.decode_row(i, row.data());
-    for (std::size_t c = 0; c < cols; ++c) {
-      const double x = w[i * cols + c], d = x - double(row[c]);
-      r.squared_error += d * d;
-      r.squared_norm += x * x;
+  // The error, summed per chunk of rows in a fixed order whatever the threads.
+  constexpr std::size_t kRows = 64;
+  const std::size_t chunks = (rows + kRows - 1) / kRows;
+  std::vector<double> error(chunks), norm(chunks);
+  auto chunk = [&](std::size_t k) {
+    std::vector<float> row(cols);
+    double e = 0, n = 0;  // locals: the threads' slots of error[] share cache lines
+    for (std::size_t i = k * kRows; i < std::min(rows, (k + 1) * kRows); ++i) {
+      q.decode_row(i, row.data());
+      for (std::size_t c = 0; c < cols; ++c) {
+        const double x = w[i * cols + c], d = x - double(row[c]);
+        e += d * d;
+        n += x * x;
+      }
     }
-  }
+    error[k] = e;
+    norm[k] = n;
+  };
+  if (pool)
+    pool->parallel_for(chunks, chunk);
+  else
+    for (std::size_t k = 0; k < chunks; ++k) chunk(k);
+  for (std::size_t k = 0; k < chunks; ++k) r.squared_error += error[k], r.squared_norm += norm[k];
   r.converted = true;
   r.code_type = q.code_type();
   r.layout = q.layout();
