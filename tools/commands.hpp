@@ -95,8 +95,9 @@ inline void add_convert(CLI::App& app, ConvertArgs& a) {
                  "fixed:A (A everywhere, not calibrated)")
       ->capture_default_str();
   app.add_option("--layers", a.layers,
-                 "convert only the layers whose name (layers.<l>.<wq|wk|wv|wo|w1|w2|w3>) this "
-                 "regular expression matches; the others stay float32 (default: all)");
+                 "convert only the layers whose name (layers.<l>.<wq|wk|wv|wo|w1|w2|w3>) one of "
+                 "these comma-separated globs matches (* any run, ? one character, [0-4] a set: "
+                 "'*.w1,*.w2,*.w3'); the others stay float32 (default: all)");
   app.add_option("--threads", a.threads, "threads that quantize (default: the cores)")
       ->check(CLI::Range(1, 256));
   app.add_flag("--json", a.json, "print the per-layer report as JSON on stdout");
@@ -147,6 +148,14 @@ inline int run_convert(const ConvertArgs& a) {
   }
   const Input in = identify(a.input);
   const auto source = open_source(in);
+  if (!options.pattern.empty()) {
+    bool any = false;
+    for (int l = 0; l < source->config().n_layers; ++l)
+      for (llama2::LinearKind k : llama2::all_linear_kinds) any = any || options.selects(l, k);
+    if (!any)
+      throw UsageError("--layers '" + options.pattern +
+                       "' matches no layer (the names are layers.<l>.<wq|wk|wv|wo|w1|w2|w3>)");
+  }
   qins::ThreadPool pool(a.threads);
   const bool terminal = isatty(fileno(stderr));
   const auto start = std::chrono::steady_clock::now();
@@ -312,6 +321,7 @@ inline int run_run(const RunArgs& a) {
   const double t = seconds_since(start);
   out.finish();
   std::printf("\n");
+  std::fflush(stdout);  // the text ends before the figures on stderr
   const llama2::ModelMemory m = model.memory();
   std::fprintf(
       stderr, "%d tokens in %.3f s: %.0f tokens/s; model %s (layers %s), KV cache %s\n", count, t,

@@ -258,6 +258,10 @@ inline ModelReport validate_model(const std::string& path, const Options& option
   const Input input = identify(path);
   const llama2::Model base = dense_model(open_model(input));
   report.config = base.config();
+  if (input.kind == InputKind::qins_model)
+    report.notes.push_back(
+        "a converted model: float32 here means its stored weights decoded, not the checkpoint "
+        "it came from; validate that checkpoint to measure the conversion itself");
   const llama2::Config& cfg = report.config;
 
   report.tokenizer_path = options.tokenizer.empty()
