@@ -26,7 +26,7 @@ TEST_CASE("layer patterns select layer names as shell globs", "[llama2][layer_pa
   CHECK(LayerPattern("*.w[!q]").matches("layers.0.wk"));
   CHECK_FALSE(LayerPattern("*.w[^q]").matches("layers.0.wq"));
   CHECK(LayerPattern("layers\\.0\\.wq").matches("layers.0.wq"));  // escapes read as the char
-  CHECK(LayerPattern("[]]").matches("]"));                       // ']' first is listed
+  CHECK(LayerPattern("[]]").matches("]"));                        // ']' first is listed
   CHECK(LayerPattern("a*").matches("a"));
   CHECK(LayerPattern("*").matches(""));
   // A comma-separated list: any glob may match.
@@ -41,8 +41,8 @@ TEST_CASE("layer patterns select layer names as shell globs", "[llama2][layer_pa
 
 TEST_CASE("layer patterns reject malformed globs by name", "[llama2][layer_pattern]") {
   const auto rejects = [](const char* p, const char* why) {
-    CHECK_THROWS_WITH(LayerPattern(p), Catch::Contains("is not a valid pattern") &&
-                                           Catch::Contains(why));
+    CHECK_THROWS_WITH(LayerPattern(p),
+                      Catch::Contains("is not a valid pattern") && Catch::Contains(why));
   };
   rejects("", "empty glob");
   rejects("*.w1,,*.w2", "empty glob");
@@ -74,8 +74,8 @@ TEST_CASE("layer patterns reject malformed globs by name", "[llama2][layer_patte
 TEST_CASE("layer patterns agree with fnmatch on random globs and names",
           "[llama2][layer_pattern]") {
   std::mt19937 rng(20261201);
-  const char* pieces[] = {"a", "b", ".", "1", "*", "?", "[ab]", "[!a]", "[0-9]", "[^.b]", "\\.",
-                          "\\*", "[]a]", "**"};
+  const char* pieces[] = {"a",    "b",     ".",     "1",   "*",   "?",    "[ab]",
+                          "[!a]", "[0-9]", "[^.b]", "\\.", "\\*", "[]a]", "**"};
   const char name_chars[] = {'a', 'b', '.', '1', '*', ']'};
   std::size_t matched = 0;
   for (int trial = 0; trial < 20000; ++trial) {

@@ -33,9 +33,8 @@ class LayerPattern {
     std::size_t begin = 0;
     while (true) {
       const std::size_t comma = pattern.find(',', begin);
-      const std::string_view glob =
-          pattern.substr(begin, comma == std::string_view::npos ? pattern.size() - begin
-                                                                : comma - begin);
+      const std::string_view glob = pattern.substr(
+          begin, comma == std::string_view::npos ? pattern.size() - begin : comma - begin);
       globs_.push_back(parse(glob));
       if (comma == std::string_view::npos) break;
       begin = comma + 1;
@@ -55,9 +54,9 @@ class LayerPattern {
   // One glob as a list of single-character matchers and stars.
   struct Token {
     enum Kind { literal, any_one, set, star } kind;
-    char c = 0;                // literal
-    bool negated = false;      // set
-    std::string members;       // set: pairs (lo, hi) of inclusive ranges
+    char c = 0;            // literal
+    bool negated = false;  // set
+    std::string members;   // set: pairs (lo, hi) of inclusive ranges
   };
   using Glob = std::vector<Token>;
 
