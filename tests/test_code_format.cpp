@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 // Every code format on every kernel path: the descriptors, the visitor, and the whole
 // chain (quantize, decode, products, file) against the scalar reference.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cfloat>
 #include <cmath>
@@ -120,13 +121,17 @@ TEST_CASE("every format on every path: codes, decode, products and the file", "[
         // Products: within the path's stated decode bound of the decoded weights' product.
         layer.forward(x.data(), y.data());
         const auto d = layer.decode();
+        double largest_x = 0;
+        for (float v : x) largest_x = std::max(largest_x, std::fabs(double(v)));
         for (std::size_t r = 0; r < shape.rows; ++r) {
           double exact = 0, bound = 0;
           for (std::size_t c = 0; c < shape.cols; ++c) {
             const double wd = d(Eigen::Index(r), Eigen::Index(c));
             exact += wd * x[c];
+            // Plus the inputs' rounding where the path rounds them (QinsLinear::input_rounding).
             bound += (layer.decode_error_bound() + double(shape.cols + 2) * FLT_EPSILON) *
-                     (std::fabs(wd) + layer.scales()[r]) * std::fabs(double(x[c]));
+                         (std::fabs(wd) + layer.scales()[r]) * std::fabs(double(x[c])) +
+                     layer.input_rounding() * largest_x * (std::fabs(wd) + layer.scales()[r]);
           }
           REQUIRE(std::fabs(y[r] - exact) <= bound + 1e-30);
         }

@@ -32,7 +32,7 @@ TEST_CASE("ScopedIsa overrides the active path and restores it", "[isa]") {
     CHECK(qins::active_isa() == isa);
   }
   CHECK(qins::active_isa() == before);
-  for (qins::Isa isa : {qins::Isa::avx2, qins::Isa::avx512})
+  for (qins::Isa isa : {qins::Isa::avx2, qins::Isa::avx512, qins::Isa::avx512_vnni})
     if (!qins::is_supported(isa)) CHECK_THROWS_AS(qins::ScopedIsa(isa), qins::Error);
   CHECK(std::string(qins::to_string(qins::Isa::avx512)) == "avx512");
 }
@@ -52,8 +52,10 @@ TEST_CASE("the instruction-set table drives names, support and the test sweep", 
   CHECK(!qins::is_supported(static_cast<qins::Isa>(42)));
   // A path's compiler target extends its parent's.
   const std::string avx2 = qins::detail::kIsaTable[1].target,
-                    avx512 = qins::detail::kIsaTable[2].target;
+                    avx512 = qins::detail::kIsaTable[2].target,
+                    vnni = qins::detail::kIsaTable[3].target;
   CHECK(avx512.rfind(avx2, 0) == 0);
+  CHECK(vnni.rfind(avx512, 0) == 0);
   // each_isa() forces each supported path in turn, and restores the choice after.
   const qins::Isa before = qins::active_isa();
   std::vector<qins::Isa> seen;

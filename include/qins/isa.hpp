@@ -29,6 +29,9 @@ enum class Isa : int {
   scalar = 0,  ///< portable reference kernels (`*_ref`): the specification
   avx2 = 1,    ///< 256-bit AVX2 + FMA kernels
   avx512 = 2,  ///< 512-bit AVX-512 (F, BW, VL, DQ) kernels
+  /// the avx512 kernels, with the uint8 GEMV as a table look-up (VBMI vpermi2b) and
+  /// integer dot products (VNNI vpdpwssd) on inputs rounded to 13 bits (see QinsLinear)
+  avx512_vnni = 3,
 };
 
 namespace detail {
@@ -50,6 +53,11 @@ inline constexpr IsaInfo kIsaTable[] = {
      [](const CpuFeatures& f) noexcept {
        return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
      }},
+    {Isa::avx512_vnni, "avx512vnni", QINS_HAS_AVX512_VNNI_KERNELS, QINS_DETAIL_TARGET_AVX512_VNNI,
+     [](const CpuFeatures& f) noexcept {
+       return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+              f.avx512vbmi && f.avx512vnni;
+     }},
 };
 inline constexpr std::size_t kIsaCount = sizeof(kIsaTable) / sizeof(kIsaTable[0]);
 
@@ -69,7 +77,7 @@ constexpr const IsaInfo* isa_info(Isa isa) noexcept {
 
 }  // namespace detail
 
-/// "scalar", "avx2", "avx512"; "unknown" for a value outside the enum.
+/// "scalar", "avx2", "avx512", "avx512vnni"; "unknown" for a value outside the enum.
 inline const char* to_string(Isa isa) noexcept {
   const detail::IsaInfo* info = detail::isa_info(isa);
   return info ? info->name : "unknown";

@@ -16,6 +16,7 @@
 #include "kernel_table.hpp"
 #include "kernels/avx2.hpp"
 #include "kernels/avx512.hpp"
+#include "kernels/avx512_vnni.hpp"
 #include "kernels/scalar.hpp"
 
 namespace qins::detail {
@@ -31,6 +32,13 @@ inline void finish_streaming() noexcept {
   _mm_sfence();
 #endif
 }
+
+/// Whether kernel table K has table_gemv for Format (the integer uint8 GEMV).
+template <class K, class Format, class = void>
+struct has_table_gemv : std::false_type {};
+template <class K, class Format>
+struct has_table_gemv<K, Format, std::enable_if_t<K::template has_table_gemv<Format>()>>
+    : std::true_type {};
 
 template <std::size_t I, class F>
 decltype(auto) call_with_table(Isa active, F& f) {

@@ -1,0 +1,286 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The integer uint8 GEMV: its table and rounded inputs against the formulas written out
+// here, the AVX-512 VNNI kernel against the scalar reference, and its accuracy through
+// QinsLinear on trained weights.
+#include <catch2/catch.hpp>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <qins/detail/decode_table.hpp>
+#include <qins/linear.hpp>
+#include <random>
+#include <vector>
+
+#include "model_fixture.hpp"
+#include "support.hpp"
+
+using qins::detail::RoundedInputs;
+using qins::detail::Uint8DecodeTable;
+
+namespace {
+
+// The weight times alpha of a uint8 code, as QINS.md writes it: (M/2 - |d|) / d.
+double u_of(unsigned c) {
+  const double d = double(c) - 127.5;
+  return (127.5 - std::fabs(d)) / d;
+}
+
+std::vector<std::byte> bytes_of(const std::vector<unsigned>& codes) {
+  std::vector<std::byte> b;
+  for (unsigned c : codes) b.push_back(std::byte(c));
+  return b;
+}
+
+bool vnni() { return qins::is_supported(qins::Isa::avx512_vnni); }
+
+}  // namespace
+
+TEST_CASE("the decode table holds u(c) S within 1/2 for every code", "[decode_table]") {
+  std::mt19937 rng(7);
+  std::vector<std::vector<unsigned>> code_sets = {{}, {0, 255}, {127}, {128}, {0, 127, 128, 255}};
+  std::vector<unsigned> all(256);
+  for (unsigned c = 0; c < 256; ++c) all[c] = c;
+  code_sets.push_back(all);
+  for (int i = 0; i < 50; ++i) {  // random layers: codes away from the middle by a random margin
+    const unsigned margin = rng() % 128;
+    std::vector<unsigned> set;
+    for (int k = 0; k < 200; ++k) {
+      const unsigned c = rng() % 256;
+      if (c + margin < 128 || c >= 128 + margin) set.push_back(c);
+    }
+    code_sets.push_back(set);
+  }
+  for (const auto& set : code_sets) {
+    const auto bytes = bytes_of(set);
+    const Uint8DecodeTable t = Uint8DecodeTable::for_codes(bytes.data(), bytes.size());
+    double largest = 0;
+    for (unsigned c : set) largest = std::max(largest, std::fabs(u_of(c)));
+    const double s = 32767.0 / std::max(largest, 1.0);
+    INFO("largest |u| " << largest);
+    CHECK(t.weight_error == Approx(0.5 / s).epsilon(1e-12));
+    CHECK(double(t.inv_scale) == Approx(1.0 / s).epsilon(1e-7));
+    for (unsigned c = 0; c < 256; ++c) {
+      const std::int32_t p = t.entry(c);
+      CHECK(p >= -32768);
+      CHECK(p <= 32767);
+      // Every code the layer holds (and any other code with |u| <= largest) within 1/2.
+      if (std::fabs(u_of(c)) <= std::max(largest, 1.0))
+        CHECK(std::fabs((p + 0.5) - u_of(c) * s) <= 0.5 + 1e-9);
+    }
+    // The zero codes: (P + 1/2) / S is within the bound of 0.
+    CHECK(std::fabs((t.entry(0) + 0.5) / s) <= t.weight_error + 1e-15);
+    CHECK(std::fabs((t.entry(255) + 0.5) / s) <= t.weight_error + 1e-15);
+  }
+}
+
+TEST_CASE("rounded inputs are within max|x| / 8190 of x, per block", "[decode_table]") {
+  std::mt19937 rng(11);
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  for (std::size_t cols : {1, 2, 63, 64, 65, 255, 256, 257, 1000, 4099}) {
+    for (int kind = 0; kind < 5; ++kind) {
+      auto x = qins_test::random_weights<float>(cols, qins_test::Distribution::gaussian, 1.0,
+                                                unsigned(cols * 10 + kind));
+      if (kind == 1) x.assign(cols, 0.0f);
+      if (kind == 2) x[0] = -0.0f, x[cols / 2] = 1e38f, x[cols - 1] = -1e38f;
+      if (kind == 3)
+        for (auto& v : x) v *= 1e-39f;  // denormals
+      if (kind == 4) x[rng() % cols] = tiny;
+      RoundedInputs in;
+      REQUIRE(in.round(x.data(), cols, cols));
+      CHECK(in.block == 256);
+      CHECK(in.q.size() % 64 == 0);
+      CHECK(in.q.size() >= cols);
+      for (std::size_t b0 = 0; b0 < cols; b0 += in.block) {
+        float largest = 0;
+        for (std::size_t j = b0; j < std::min(cols, b0 + in.block); ++j)
+          largest = std::max(largest, std::fabs(x[j]));
+        for (std::size_t j = b0; j < std::min(cols, b0 + in.block); ++j) {
+          INFO("cols " << cols << " kind " << kind << " j " << j << " x " << x[j]);
+          CHECK(std::abs(in.q[RoundedInputs::slot(j)]) <= RoundedInputs::kMaxQ);
+          // Relative to max |x| (plus the float step's own rounding, and denormal steps).
+          CHECK(std::fabs(in.value(j) - x[j]) <=
+                double(largest) * (RoundedInputs::kRelativeRounding + 4096 * 0x1p-24) + 4096e-45);
+        }
+      }
+      // Past cols, zeros; the slots are a permutation of the chunk.
+      std::vector<int> seen(in.q.size(), 0);
+      for (std::size_t j = 0; j < in.q.size(); ++j) ++seen[RoundedInputs::slot(j)];
+      CHECK(std::count(seen.begin(), seen.end(), 1) == std::ptrdiff_t(in.q.size()));
+      for (std::size_t j = cols; j < in.q.size(); ++j) CHECK(in.q[RoundedInputs::slot(j)] == 0);
+      // The correction is half of sum q step over the segment.
+      double half_sum = 0;
+      for (std::size_t j = 0; j < cols; ++j) half_sum += 0.5 * in.value(j);
+      CHECK(double(in.correction[0]) == Approx(half_sum).epsilon(1e-5).margin(1e-30));
+    }
+  }
+  // Not finite: the float path takes it.
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> x(100, 1.0f);
+    x[77] = bad;
+    RoundedInputs in;
+    CHECK_FALSE(in.round(x.data(), x.size(), x.size()));
+  }
+  // Layouts: one segment, or segments of whole 64-column chunks.
+  CHECK(RoundedInputs::supports(100, 100));
+  CHECK(RoundedInputs::supports(256, 64));
+  CHECK(RoundedInputs::supports(384, 192));
+  CHECK_FALSE(RoundedInputs::supports(0, 0));
+  CHECK_FALSE(RoundedInputs::supports(96, 32));
+  CHECK_FALSE(RoundedInputs::supports(200, 100));
+  std::vector<float> x(384, 1.0f);
+  RoundedInputs in;
+  REQUIRE(in.round(x.data(), 384, 192));
+  CHECK(in.block == 64);  // the largest of 256, 128, 64 dividing the segment
+  REQUIRE(in.round(x.data(), 384, 128));
+  CHECK(in.block == 128);
+  CHECK(in.correction.size() == 3);
+}
+
+TEST_CASE("the VNNI table GEMV equals the scalar reference, tails and segments included",
+          "[decode_table][isa]") {
+  if (!vnni()) {
+    // No VBMI + VNNI here: the reference alone must match a float64 product (below).
+    SUCCEED("this CPU has no AVX-512 VBMI + VNNI: the kernel is not run");
+  }
+  struct Case {
+    std::size_t rows, cols, span;
+  };
+  const std::vector<Case> cases = {{1, 1, 1},     {3, 63, 63},     {5, 64, 64},     {7, 65, 65},
+                                   {9, 300, 300}, {4, 4100, 4100}, {70, 256, 64},   {6, 512, 128},
+                                   {3, 768, 192}, {2, 1024, 512},  {13, 2056, 2056}};
+  std::mt19937 rng(3);
+  for (const Case& k : cases) {
+    std::vector<std::byte> codes(k.rows * k.cols);
+    for (auto& c : codes) c = std::byte(rng() % 256);
+    const std::size_t segments = (k.cols + k.span - 1) / k.span;
+    std::vector<float> scales(k.rows * segments);
+    for (auto& s : scales) s = 0.01f + 0.1f * float(rng() % 100) / 100.0f;
+    qins::detail::CodeMatrixView<qins::Uint8Codes> w{codes.data(),  k.rows,   k.cols, k.cols,
+                                                     scales.data(), segments, k.span};
+    const auto t = Uint8DecodeTable::for_codes(codes.data(), codes.size());
+    const auto x =
+        qins_test::random_weights<float>(k.cols, qins_test::Distribution::gaussian, 1.0, 5);
+    RoundedInputs in;
+    REQUIRE(in.round(x.data(), k.cols, k.span));
+    std::vector<float> ref(k.rows), got(k.rows);
+    qins::detail::scalar::table_gemv_ref(w, t, in, ref.data());
+    // The reference against its own formula in float64: sum of (P + 1/2) / S q step / alpha.
+    for (std::size_t r = 0; r < k.rows; ++r) {
+      double exact = 0, magnitude = 0;
+      for (std::size_t j = 0; j < k.cols; ++j) {
+        const double term = (t.entry(unsigned(codes[r * k.cols + j])) + 0.5) * double(t.inv_scale) *
+                            in.value(j) * scales[r * segments + j / k.span];
+        exact += term;
+        magnitude += std::fabs(term);
+      }
+      CHECK(std::fabs(ref[r] - exact) <= 1e-5 * magnitude + 1e-30);
+    }
+#if QINS_HAS_AVX512_VNNI_KERNELS
+    if (vnni()) {
+      qins::detail::avx512_vnni::Kernels::table_gemv(w, t, in, got.data());
+      for (std::size_t r = 0; r < k.rows; ++r) {
+        double magnitude = 0;
+        for (std::size_t j = 0; j < k.cols; ++j)
+          magnitude +=
+              std::fabs((t.entry(unsigned(codes[r * k.cols + j])) + 0.5) * double(t.inv_scale) *
+                        in.value(j) * scales[r * segments + j / k.span]);
+        INFO("rows " << k.rows << " cols " << k.cols << " span " << k.span << " row " << r);
+        CHECK(std::fabs(got[r] - ref[r]) <= 1e-5 * magnitude + 1e-30);
+      }
+    }
+#endif
+  }
+}
+
+TEST_CASE("the integer sums cannot overflow: extreme codes times extreme inputs",
+          "[decode_table]") {
+  // Every weight at the code nearest M/2 (|P| = 32768 or 32767) and every input at the
+  // block's maximum (|q| = 4095): the largest int32 lane sum the kernel can meet.
+  for (unsigned code : {127u, 128u}) {
+    const std::size_t rows = 3, cols = 1024;
+    auto bytes = qins::detail::SharedBytes::allocate(rows * cols);
+    std::memset(bytes.mutable_data(), int(code), rows * cols);
+    const auto layer = qins::QinsLinear::from_parts("extreme", rows, cols, qins::CodeType::uint8,
+                                                    {qins::AlphaGranularity::per_row, 0},
+                                                    std::move(bytes), {1.0f, 1.0f, 1.0f}, {});
+    for (const auto& isa : qins_test::each_isa()) {
+      (void)isa;
+      for (float sign : {1.0f, -1.0f}) {
+        std::vector<float> x(cols, sign * 3.0f), y(rows);
+        layer.forward(x.data(), y.data());
+        const double exact = u_of(code) * 3.0 * sign * double(cols);  // +-762,048
+        for (float v : y)
+          CHECK(std::fabs(v - exact) <= layer.decode_error_bound() * 254 * 3 * cols);
+      }
+    }
+  }
+}
+
+TEST_CASE("ProductMode::float_inputs and non-finite inputs take the float kernels",
+          "[decode_table][linear]") {
+  const auto w =
+      qins_test::random_weights<float>(40 * 300, qins_test::Distribution::gaussian, 0.02, 9);
+  qins::QinsLinear fast(w.data(), 40, 300);
+  qins::QinsLinear exact = fast;
+  exact.set_product_mode(qins::ProductMode::float_inputs);
+  CHECK(exact.product_mode() == qins::ProductMode::float_inputs);
+  CHECK(exact.input_rounding() == 0);
+  auto x = qins_test::random_weights<float>(300, qins_test::Distribution::gaussian, 1.0, 4);
+  std::vector<float> y_exact(40), y_avx512(40), y_fast(40);
+  exact.forward(x.data(), y_exact.data());
+  fast.forward(x.data(), y_fast.data());
+  CHECK(fast.input_rounding() == (vnni() ? RoundedInputs::kRelativeRounding : 0.0));
+  if (vnni()) {
+    {
+      qins::ScopedIsa avx512(qins::Isa::avx512);
+      CHECK(fast.input_rounding() == 0);  // the path below has no table GEMV
+      fast.forward(x.data(), y_avx512.data());
+    }
+    CHECK(y_exact == y_avx512);  // float_inputs is the avx512 kernel
+    CHECK(y_fast != y_exact);    // and the table path is not (rounded inputs)
+    x[123] = std::numeric_limits<float>::quiet_NaN();
+    fast.forward(x.data(), y_fast.data());
+    exact.forward(x.data(), y_exact.data());
+    for (std::size_t r = 0; r < 40; ++r) CHECK((std::isnan(y_fast[r]) && std::isnan(y_exact[r])));
+  }
+}
+
+TEST_CASE("the fast uint8 GEMV adds at most 1e-3 relative error on trained weights",
+          "[decode_table][linear][accuracy]") {
+  // The linear layers of stories260K, per row and (where 64 divides the rows) per group of
+  // 64, with inputs of unit scale: the error of y against the exact decode of the same codes, on
+  // every path.
+  for (const auto& lw : qins_test::linear_layers()) {
+    for (qins::AlphaGranularity g :
+         {qins::AlphaGranularity::per_row, qins::AlphaGranularity::per_group}) {
+      if (g == qins::AlphaGranularity::per_group && lw.cols % 64 != 0) continue;  // 172 columns
+      qins::LinearOptions o;
+      o.granularity = g;
+      o.group_size = 64;
+      const qins::QinsLinear layer(lw.data, lw.rows, lw.cols, o);
+      const auto decoded = layer.decode();
+      for (const auto& isa : qins_test::each_isa()) {
+        (void)isa;
+        double err = 0, norm = 0;
+        for (std::uint32_t seed = 1; seed <= 4; ++seed) {
+          const auto x = qins_test::random_weights<float>(
+              lw.cols, qins_test::Distribution::gaussian, 1.0, seed);
+          std::vector<float> y(lw.rows);
+          layer.forward(x.data(), y.data());
+          for (std::size_t r = 0; r < lw.rows; ++r) {
+            double ref = 0;
+            for (std::size_t c = 0; c < lw.cols; ++c) ref += double(decoded(r, c)) * x[c];
+            err += (y[r] - ref) * (y[r] - ref);
+            norm += ref * ref;
+          }
+        }
+        INFO(lw.name << " " << qins::to_string(g) << " on " << qins::to_string(qins::active_isa())
+                     << ": relative error " << std::sqrt(err / norm));
+        CHECK(std::sqrt(err / norm) <= 1e-3);
+      }
+    }
+  }
+}
