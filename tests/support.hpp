@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <qins/isa.hpp>
 #include <random>
@@ -15,6 +16,16 @@
 #include <vector>
 
 namespace qins_test {
+
+#ifdef QINS_TEST_TMP_DIR
+/// A fresh, empty scratch directory tests/tmp/<group>/<name> of the build tree.
+inline std::filesystem::path scratch_dir(const std::string& group, const std::string& name) {
+  const std::filesystem::path p = std::filesystem::path(QINS_TEST_TMP_DIR) / group / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+#endif
 
 /// Distance in units in the last place between two finite values of the same type
 /// (+0 and -0 are 0 apart).

@@ -29,6 +29,7 @@
 #include "qins/llama2/model.hpp"
 #include "qins/llama2/safetensors.hpp"
 #include "qins/llama2/tensors.hpp"
+#include "support.hpp"
 
 #if !defined(QINS_TEST_PYTHON) || !defined(QINS_TEST_MAKE_HF) || !defined(QINS_TEST_TMP_DIR)
 #error "define QINS_TEST_PYTHON, QINS_TEST_MAKE_HF and QINS_TEST_TMP_DIR"
@@ -49,12 +50,8 @@ using qins::llama2::SafetensorsDtype;
 using qins::llama2::TensorId;
 using qins::llama2::TensorInfo;
 
-fs::path scratch(const std::string& name) {
-  const fs::path p = fs::path(QINS_TEST_TMP_DIR) / "hf" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+// A fresh, empty scratch directory for one test case.
+fs::path scratch(const std::string& name) { return qins_test::scratch_dir("hf", name); }
 
 std::string quoted(const std::string& s) {
   std::string out = "'";

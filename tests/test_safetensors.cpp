@@ -17,6 +17,7 @@
 #include "qins/error.hpp"
 #include "qins/float16.hpp"
 #include "qins/llama2/safetensors.hpp"
+#include "support.hpp"
 
 #ifndef QINS_TEST_TMP_DIR
 #error "define QINS_TEST_TMP_DIR as a scratch directory under the build tree"
@@ -35,12 +36,7 @@ using qins::llama2::SafetensorsTensor;
 using qins::llama2::SafetensorsWriteTensor;
 
 // A fresh, empty scratch directory for one test case.
-fs::path scratch(const std::string& name) {
-  const fs::path p = fs::path(QINS_TEST_TMP_DIR) / "safetensors" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path scratch(const std::string& name) { return qins_test::scratch_dir("safetensors", name); }
 
 void append_u64(Bytes& b, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));
