@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #endif
 
+#include <unistd.h>
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
@@ -25,13 +27,20 @@ namespace {
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // GEMV benchmarks read their weights from memory, as a model's forward pass does: each
-// iteration uses the next of several copies of the layer, enough copies to exceed
-// kColdBytes (several times any last-level cache here), so no copy is still cached when
-// its turn comes. The _hot variants use one copy, in cache where it fits.
-constexpr std::size_t kColdBytes = std::size_t(192) << 20;
+// iteration uses the next of several copies of the layer, enough copies to fill twice the
+// last-level cache (and at least 192 MiB), so no copy is still cached when its turn comes.
+// The _hot variants use one copy, in cache where it fits.
+std::size_t cold_bytes() {
+  long llc = 0;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+  llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+  return std::max<std::size_t>(std::size_t(192) << 20, 2 * std::size_t(std::max(0L, llc)));
+}
 
 std::size_t copies_for(std::size_t bytes) {
-  return std::max<std::size_t>(1, (kColdBytes + bytes - 1) / bytes);
+  static const std::size_t cold = cold_bytes();
+  return std::max<std::size_t>(1, (cold + bytes - 1) / bytes);
 }
 
 // A copy of a layer with codes of its own (QinsLinear copies share them).

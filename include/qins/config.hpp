@@ -50,4 +50,4 @@
 /// The compiler targets of the kernel paths, each built on its parent's.
 #define QINS_DETAIL_TARGET_AVX2 "avx2,fma,f16c"
 #define QINS_DETAIL_TARGET_AVX512 QINS_DETAIL_TARGET_AVX2 ",avx512f,avx512bw,avx512vl,avx512dq"
-#define QINS_DETAIL_TARGET_AVX512_VNNI QINS_DETAIL_TARGET_AVX512 ",avx512vbmi,avx512vnni"
+#define QINS_DETAIL_TARGET_AVX512_VNNI QINS_DETAIL_TARGET_AVX512 ",avx512vbmi,avx512vnni,gfni"

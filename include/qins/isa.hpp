@@ -29,8 +29,9 @@ enum class Isa : int {
   scalar = 0,  ///< portable reference kernels (`*_ref`): the specification
   avx2 = 1,    ///< 256-bit AVX2 + FMA kernels
   avx512 = 2,  ///< 512-bit AVX-512 (F, BW, VL, DQ) kernels
-  /// the avx512 kernels, with the uint8 GEMV as a table look-up (VBMI vpermi2b) and
-  /// integer dot products (VNNI vpdpwssd) on inputs rounded to 13 bits (see QinsLinear)
+  /// the avx512 kernels, with the uint8 GEMV as a table look-up (VBMI vpermi2b, GFNI) and
+  /// integer dot products (VNNI vpdpwssd) on inputs rounded to 13 bits (see QinsLinear);
+  /// Intel Ice Lake and later, AMD Zen 4 and later
   avx512_vnni = 3,
 };
 
@@ -56,7 +57,7 @@ inline constexpr IsaInfo kIsaTable[] = {
     {Isa::avx512_vnni, "avx512vnni", QINS_HAS_AVX512_VNNI_KERNELS, QINS_DETAIL_TARGET_AVX512_VNNI,
      [](const CpuFeatures& f) noexcept {
        return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
-              f.avx512vbmi && f.avx512vnni;
+              f.avx512vbmi && f.avx512vnni && f.gfni;
      }},
 };
 inline constexpr std::size_t kIsaCount = sizeof(kIsaTable) / sizeof(kIsaTable[0]);

@@ -12,7 +12,7 @@ namespace qins::detail {
 struct CpuFeatures {
   bool avx2 = false, fma = false;  // F16C, which the AVX2 path also uses, comes with every AVX2 CPU
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
-  bool avx512vbmi = false, avx512vnni = false;
+  bool avx512vbmi = false, avx512vnni = false, gfni = false;
 };
 
 /// Detected once per process (function-local static: thread-safe, one instance for all
@@ -30,6 +30,7 @@ inline const CpuFeatures& cpu_features() noexcept {
     f.avx512dq = __builtin_cpu_supports("avx512dq");
     f.avx512vbmi = __builtin_cpu_supports("avx512vbmi");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    f.gfni = __builtin_cpu_supports("gfni");
 #endif
     return f;
   }();
