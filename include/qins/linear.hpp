@@ -60,10 +60,11 @@ enum class ProductMode {
 /// result of a row does not depend on the thread count or on which other rows are
 /// computed with it.
 ///
-/// The uint8 GEMV on Isa::avx512_vnni (ProductMode::fast, the default) is integer
-/// arithmetic instead (detail/decode_table.hpp): each weight is read from a 15-bit
-/// fixed-point table of the 256 decoded values, scaled to the largest one the layer holds
-/// (decode_error_bound() = 1 / (2 S), typically 1e-4 to 4e-3 of 1/alpha), and each input is
+/// The uint8 GEMV (and batches of 2 or 3: one GEMV per input) on Isa::avx512_vnni
+/// (ProductMode::fast, the default) is integer arithmetic instead (detail/decode_table.hpp):
+/// each weight is read from a 15-bit fixed-point table of the 256 decoded values, scaled to
+/// the largest one the layer holds (decode_error_bound() = 1 / (2 S), typically 1e-4 to
+/// 4e-3 of 1/alpha), and each input is
 /// rounded to a multiple of max |x| / 4095 over its block (input_rounding()); the block
 /// sums are exact in int32. The error this adds to y is measured in bench/README.md
 /// (relative 1e-4 to 3e-4 of |W x| on trained weights). Inputs with a NaN or infinity, and
@@ -216,6 +217,12 @@ class QinsLinear {
     check_has_products();
     if (batch == 1) return forward(x, y, pool);
     if (rows() == 0 || batch == 0) return;
+    // Below the tiled batches, 2 or 3 inputs run the integer GEMV each (bench/README.md
+    // compares that with the fused float kernel).
+    if (batch < kTableBatchLimit && uses_table()) {
+      for (std::size_t b = 0; b < batch; ++b) forward(x + b * cols(), y + b * rows(), pool);
+      return;
+    }
     std::fill(y, y + rows() * batch, 0.0f);
     const std::size_t chunks = (rows() + kGemmChunkRows - 1) / kGemmChunkRows;
     // One kernel table for the whole call: large batches are packed once, in its layout,
@@ -281,8 +288,9 @@ class QinsLinear {
       ::operator delete(p, std::align_val_t(detail::kBufferAlignment));
     }
   };
-  static constexpr std::size_t kGemvChunkRows = 64;  // a multiple of the 4-row block
-  static constexpr std::size_t kGemmChunkRows = 96;  // a multiple of the 16- and 24-row tiles
+  static constexpr std::size_t kGemvChunkRows = 64;   // a multiple of the 4-row block
+  static constexpr std::size_t kGemmChunkRows = 96;   // a multiple of the 16- and 24-row tiles
+  static constexpr std::size_t kTableBatchLimit = 4;  // the kernels' first tiled batch
 
   // The integer uint8 GEMV's table, built where a CPU can use it and the layout suits it
   // (one scan of the codes).

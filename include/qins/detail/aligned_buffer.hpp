@@ -13,6 +13,31 @@ namespace qins::detail {
 
 inline constexpr std::size_t kBufferAlignment = 64;
 
+/// A std::allocator that aligns to kBufferAlignment: vectors whose whole-vector loads
+/// must not straddle cache lines.
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n > std::size_t(-1) / sizeof(T)) throw std::bad_alloc();
+    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kBufferAlignment)));
+  }
+  void deallocate(T* p, std::size_t) noexcept {
+    ::operator delete(p, std::align_val_t(kBufferAlignment));
+  }
+  template <class U>
+  bool operator==(const AlignedAllocator<U>&) const noexcept {
+    return true;
+  }
+  template <class U>
+  bool operator!=(const AlignedAllocator<U>&) const noexcept {
+    return false;
+  }
+};
+
 /// Bytes that several objects may share (a loaded file backs many tensors). `data()` is
 /// 64-byte aligned for owned buffers; views keep whatever owns the memory alive.
 class SharedBytes {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../code_format.hpp"
+#include "aligned_buffer.hpp"
 #include "kernels/scalar.hpp"
 
 namespace qins::detail {
@@ -96,8 +97,8 @@ struct RoundedInputs {
   std::size_t cols = 0, span = 0, block = 0;
   /// ceil(cols / 64) chunks of 64, each in the order the kernel's unpack produces: first
   /// columns 16L + i, then 16L + 8 + i (L = 0 .. 3, i = 0 .. 7); zeros past cols.
-  std::vector<std::int16_t> q;
-  std::vector<float> step;        ///< per block
+  std::vector<std::int16_t, AlignedAllocator<std::int16_t>> q;  // chunks on cache lines
+  std::vector<float> step;                                      ///< per block
   std::vector<float> correction;  ///< per segment of `span` columns: sum over it of step q / 2
 
   /// Where column j's q is: its chunk, then its place in the chunk's permuted order.

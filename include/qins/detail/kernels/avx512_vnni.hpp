@@ -54,8 +54,8 @@ struct Kernels : avx512::Kernels {
     const __m512i index = _mm512_xor_si512(c, flip);
     const __m512i lo = _mm512_xor_si512(_mm512_permutex2var_epi8(t.lo0, index, t.lo1), flip);
     const __m512i hi = _mm512_xor_si512(_mm512_permutex2var_epi8(t.hi0, index, t.hi1), flip);
-    acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi8(lo, hi), _mm512_loadu_si512(q));
-    acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi8(lo, hi), _mm512_loadu_si512(q + 32));
+    acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi8(lo, hi), _mm512_load_si512(q));
+    acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi8(lo, hi), _mm512_load_si512(q + 32));
   }
 
   // Software prefetch of the code stream this far ahead (one 4 KiB row of a 4096-column
@@ -92,16 +92,22 @@ struct Kernels : avx512::Kernels {
           __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
           const std::byte* p = row + chunk * kChunk;
           if (chunks_per_block == 4) {
-            _mm_prefetch(reinterpret_cast<const char*>(p) + kStreamPrefetchBytes, _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(p) + kStreamPrefetchBytes + 128,
-                         _MM_HINT_T0);
-            _Pragma("GCC unroll 4") for (std::size_t k = 0; k < 4; ++k) {
-              if (k % 2 == 0)
-                _mm_prefetch(reinterpret_cast<const char*>(p) + kStreamPrefetchBytes + 64 * k + 64,
-                             _MM_HINT_T0);
-              dot_chunk(table, _mm512_loadu_si512(p + k * kChunk), q + (chunk + k) * kChunk, acc0,
-                        acc1);
-            }
+            // Two pairs of accumulators: vpdpwssd's latency (5 cycles) would otherwise bound
+            // each chunk.
+            __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
+            const char* ahead = reinterpret_cast<const char*>(p) + kStreamPrefetchBytes;
+            _mm_prefetch(ahead, _MM_HINT_T0);
+            _mm_prefetch(ahead + 64, _MM_HINT_T0);
+            dot_chunk(table, _mm512_loadu_si512(p), q + chunk * kChunk, acc0, acc1);
+            dot_chunk(table, _mm512_loadu_si512(p + kChunk), q + (chunk + 1) * kChunk, acc2, acc3);
+            _mm_prefetch(ahead + 128, _MM_HINT_T0);
+            _mm_prefetch(ahead + 192, _MM_HINT_T0);
+            dot_chunk(table, _mm512_loadu_si512(p + 2 * kChunk), q + (chunk + 2) * kChunk, acc0,
+                      acc1);
+            dot_chunk(table, _mm512_loadu_si512(p + 3 * kChunk), q + (chunk + 3) * kChunk, acc2,
+                      acc3);
+            acc0 = _mm512_add_epi32(acc0, acc2);
+            acc1 = _mm512_add_epi32(acc1, acc3);
           } else {
             for (std::size_t k = 0; k < chunks_per_block; ++k) {
               _mm_prefetch(reinterpret_cast<const char*>(p + k * kChunk) + kStreamPrefetchBytes,
