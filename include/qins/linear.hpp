@@ -64,14 +64,15 @@ enum class ProductMode {
 /// (ProductMode::fast, the default) is integer arithmetic instead (detail/decode_table.hpp):
 /// each weight is read from a 15-bit fixed-point table of the 256 decoded values, scaled to
 /// the largest one the layer holds (decode_error_bound() = 1 / (2 S), typically 1e-4 to
-/// 4e-3 of 1/alpha), and each input is
-/// rounded to a multiple of max |x| / 4095 over its block (input_rounding()); the block
-/// sums are exact in int32. The error this adds to y is measured in bench/README.md
-/// (relative 1e-4 to 3e-4 of |W x| on trained weights). Inputs with a NaN or infinity, and
-/// per-group layouts whose groups are not whole multiples of 64 columns, take the float
-/// path. set_product_mode(ProductMode::float_inputs) keeps x exact. A layer of unquantized
-/// float32 z values (LinearOptions::quantize =
-/// false, for validation) has no products: decode() it and multiply.
+/// 4e-3 of 1/alpha), and each input is rounded to a multiple of max |x| / 4095 over its
+/// block (input_rounding()); the block sums are exact in int32. The error this adds to y
+/// is measured in bench/README.md (relative 1e-4 to 3e-4 of |W x| on trained weights).
+/// Inputs with a NaN or infinity, and per-group layouts whose groups are not whole
+/// multiples of 64 columns, take the float path. set_product_mode(ProductMode::float_inputs)
+/// keeps x exact.
+///
+/// A layer of unquantized float32 z values (LinearOptions::quantize = false, for
+/// validation) has no products: decode() it and multiply.
 ///
 /// Thread safety: a const QinsLinear may be used from several threads at once.
 class QinsLinear {
