@@ -16,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <qins/isa.hpp>
 #include <qins/io.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/model_file.hpp>
@@ -500,6 +501,10 @@ inline int run_validate(ValidateArgs& a) {
     std::printf(
         "QINS validation: every linear layer of each model in each configuration, against "
         "float32\n");
+    std::printf("products: the %s kernels%s\n", qins::to_string(qins::active_isa()),
+                qins::active_isa() == qins::Isa::avx512_vnni
+                    ? " (uint8: the integer GEMV, inputs rounded to 13 bits per block)"
+                    : "");
     for (const auto& m : reports) print_model(stdout, m);
     print_synthetic(stdout, synthetic);
     print_verdicts(stdout);

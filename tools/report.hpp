@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "qins/isa.hpp"
 #include "validation.hpp"
 
 namespace qins_tools {
@@ -281,6 +282,7 @@ inline nlohmann::ordered_json to_json(const std::vector<ModelReport>& models,
                                       const std::vector<SyntheticRow>& synthetic) {
   nlohmann::ordered_json j;
   j["schema"] = "qins-validate 2";
+  j["isa"] = qins::to_string(qins::active_isa());  // the kernels the products ran on
   j["thresholds"] = {{"indistinguishable", llama2::kFidelityThresholds[0]},
                      {"near-lossless", llama2::kFidelityThresholds[1]},
                      {"small loss", llama2::kFidelityThresholds[2]},
