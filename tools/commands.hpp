@@ -16,8 +16,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <qins/isa.hpp>
 #include <qins/io.hpp>
+#include <qins/isa.hpp>
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/model_file.hpp>
 #include <qins/llama2/safetensors.hpp>
