@@ -63,7 +63,10 @@ struct Uint8DecodeTable {
     Uint8DecodeTable t;
     const double s = 32767.0 / (largest > 1.0 ? largest : 1.0);
     for (unsigned m = 0; m < 128; ++m) {
-      const auto p = static_cast<std::int16_t>(std::nearbyint(u(m) * s - 0.5));
+      // Codes nearer M/2 than any in the layer (|u| > largest) are never read: saturate
+      // them into int16 rather than convert an out-of-range double.
+      const double v = std::fmax(std::nearbyint(u(m) * s - 0.5), -32768.0);
+      const auto p = static_cast<std::int16_t>(v);
       const auto bits = static_cast<std::uint16_t>(p);
       t.lo[m] = static_cast<std::int8_t>(bits & 0xff);
       t.hi[m] = static_cast<std::int8_t>(bits >> 8);
