@@ -193,6 +193,94 @@ TEST_CASE("the VNNI table GEMV equals the scalar reference, tails and segments i
   }
 }
 
+TEST_CASE("tile inputs hold each q as 256 qh + ql in the tile layout", "[decode_table]") {
+  std::mt19937 rng(11);
+  for (std::size_t batch : {1u, 3u, 16u, 17u, 40u}) {
+    const std::size_t cols = 1 + rng() % 700;
+    std::vector<RoundedInputs> in(batch);
+    for (std::size_t b = 0; b < batch; ++b) {
+      const auto x = qins_test::random_weights<float>(cols, qins_test::Distribution::gaussian, 1.0,
+                                                      std::uint32_t(b + 1));
+      REQUIRE(in[b].round(x.data(), cols, cols));
+    }
+    qins::detail::TileInputs t;
+    t.pack(in.data(), batch);
+    REQUIRE(t.input_tiles == (batch + 15) / 16);
+    REQUIRE(t.col_tiles == (cols + 63) / 64);
+    for (std::size_t b = 0; b < t.input_tiles * 16; ++b)
+      for (std::size_t j = 0; j < t.col_tiles * 64; ++j) {
+        // Column j of input b: tile row (j % 64) / 4, byte 4 (b % 16) + j % 4.
+        const std::size_t at = ((j % 64) / 4) * 64 + (b % 16) * 4 + j % 4;
+        const int ql = static_cast<std::uint8_t>(t.tile(j / 64, b / 16, 0)[at]);
+        const int qh = t.tile(j / 64, b / 16, 1)[at];
+        const int expected = b < batch && j < cols ? in[b].q[RoundedInputs::slot(j)] : 0;
+        REQUIRE(256 * qh + ql == expected);
+      }
+    for (std::size_t b = 0; b < batch; ++b)
+      for (std::size_t blk = 0; blk * in[b].block < cols; ++blk) {
+        double sum = 0;
+        for (std::size_t j = blk * in[b].block; j < cols && j < (blk + 1) * in[b].block; ++j)
+          sum += in[b].q[RoundedInputs::slot(j)];
+        CHECK(t.steps(blk, b / 16)[b % 16] == in[b].step[blk]);
+        CHECK(t.half_sums(blk, b / 16)[b % 16] == float(sum / 2));
+      }
+  }
+}
+
+TEST_CASE("the AMX table GEMM equals the reference of each input, tails and segments included",
+          "[decode_table][isa]") {
+#if QINS_HAS_AVX512_AMX_KERNELS
+  if (!qins::is_supported(qins::Isa::avx512_amx)) return;  // checked where the CPU runs it
+  using Kernels = qins::detail::avx512_amx::Kernels;
+  struct Case {
+    std::size_t rows, cols, span, batch;
+  };
+  const std::vector<Case> cases = {{1, 1, 1, 2},      {3, 63, 63, 5},      {16, 64, 64, 16},
+                                   {17, 65, 65, 17},  {9, 300, 300, 3},    {4, 4100, 4100, 2},
+                                   {70, 256, 64, 33}, {6, 512, 128, 64},   {33, 768, 192, 70},
+                                   {2, 1024, 512, 8}, {13, 2056, 2056, 4}, {40, 257, 257, 1}};
+  std::mt19937 rng(5);
+  for (const Case& k : cases) {
+    std::vector<std::byte> codes(k.rows * k.cols);
+    for (auto& c : codes) c = std::byte(rng() % 256);
+    const std::size_t segments = (k.cols + k.span - 1) / k.span;
+    std::vector<float> scales(k.rows * segments);
+    for (auto& s : scales) s = 0.01f + 0.1f * float(rng() % 100) / 100.0f;
+    qins::detail::CodeMatrixView<qins::Uint8Codes> w{codes.data(),  k.rows,   k.cols, k.cols,
+                                                     scales.data(), segments, k.span};
+    const auto t = Uint8DecodeTable::for_codes(codes.data(), codes.size());
+    std::vector<RoundedInputs> in(k.batch);
+    for (std::size_t b = 0; b < k.batch; ++b) {
+      auto x = qins_test::random_weights<float>(k.cols, qins_test::Distribution::gaussian, 1.0,
+                                                std::uint32_t(7 + b));
+      if (b % 5 == 4) std::fill(x.begin(), x.end(), 0.0f);  // an all-zero input (step 0)
+      REQUIRE(in[b].round(x.data(), k.cols, k.span));
+    }
+    qins::detail::TileInputs packed;
+    packed.pack(in.data(), k.batch);
+    std::vector<std::byte, qins::detail::AlignedAllocator<std::byte>> scratch(
+        Kernels::table_gemm_scratch_bytes(packed));
+    const std::size_t ldy = k.rows + 3;  // a stride other than rows; y accumulates
+    std::vector<float> got(k.batch * ldy, 1.0f), ref(k.rows);
+    Kernels::table_gemm(w, t, packed, got.data(), ldy, scratch.data());
+    for (std::size_t b = 0; b < k.batch; ++b) {
+      qins::detail::scalar::table_gemv_ref(w, t, in[b], ref.data());
+      for (std::size_t r = 0; r < k.rows; ++r) {
+        double magnitude = 0;
+        for (std::size_t j = 0; j < k.cols; ++j)
+          magnitude +=
+              std::fabs((t.entry(unsigned(codes[r * k.cols + j])) + 0.5) * double(t.inv_scale) *
+                        in[b].value(j) * scales[r * segments + j / k.span]);
+        INFO("rows " << k.rows << " cols " << k.cols << " span " << k.span << " batch " << k.batch
+                     << " input " << b << " row " << r);
+        CHECK(std::fabs((got[b * ldy + r] - 1.0f) - ref[r]) <= 1e-5 * magnitude + 1e-6);
+      }
+      for (std::size_t r = k.rows; r < ldy; ++r) CHECK(got[b * ldy + r] == 1.0f);  // untouched
+    }
+  }
+#endif
+}
+
 TEST_CASE("the integer sums cannot overflow: extreme codes times extreme inputs",
           "[decode_table]") {
   // Every weight at the code nearest M/2 (|P| = 32768 or 32767) and every input at the
@@ -207,8 +295,10 @@ TEST_CASE("the integer sums cannot overflow: extreme codes times extreme inputs"
     for (const auto& isa : qins_test::each_isa()) {
       (void)isa;
       for (float sign : {1.0f, -1.0f}) {
-        std::vector<float> x(cols, sign * 3.0f), y(rows);
+        // One input, and a batch of 20 (every path's batched product: tiles on AMX).
+        std::vector<float> x(20 * cols, sign * 3.0f), y(20 * rows);
         layer.forward(x.data(), y.data());
+        layer.forward_batch(x.data() + cols, 19, y.data() + rows);
         const double exact = u_of(code) * 3.0 * sign * double(cols);  // +-762,048
         // The documented bound: decode_error_bound() (|w| + 1/alpha) |x| per weight. On the
         // table path the error is also at most its table's half step (1/alpha = 1) per
@@ -252,6 +342,19 @@ TEST_CASE("ProductMode::float_inputs and non-finite inputs take the float kernel
     fast.forward(x.data(), y_fast.data());
     exact.forward(x.data(), y_exact.data());
     for (std::size_t r = 0; r < 40; ++r) CHECK((std::isnan(y_fast[r]) && std::isnan(y_exact[r])));
+    // A batch with a NaN in one input and an infinity in another takes the float path:
+    // only those inputs' outputs are not finite.
+    auto xs = qins_test::random_weights<float>(300 * 6, qins_test::Distribution::gaussian, 1.0, 8);
+    std::vector<float> y_batch(40 * 6), y_float(40 * 6);
+    xs[2 * 300 + 17] = std::numeric_limits<float>::quiet_NaN();
+    xs[4 * 300 + 299] = -std::numeric_limits<float>::infinity();
+    fast.forward_batch(xs.data(), 6, y_batch.data());
+    exact.forward_batch(xs.data(), 6, y_float.data());
+    for (std::size_t b = 0; b < 6; ++b)
+      for (std::size_t r = 0; r < 40; ++r) {
+        CHECK(std::isfinite(y_batch[b * 40 + r]) == (b != 2 && b != 4));
+        if (b != 2 && b != 4) CHECK(y_batch[b * 40 + r] == y_float[b * 40 + r]);
+      }
   }
 }
 
@@ -272,21 +375,29 @@ TEST_CASE("the fast uint8 GEMV adds at most 1e-3 relative error on trained weigh
       for (const auto& isa : qins_test::each_isa()) {
         (void)isa;
         double err = 0, norm = 0;
-        for (std::uint32_t seed = 1; seed <= 4; ++seed) {
-          const auto x = qins_test::random_weights<float>(
-              lw.cols, qins_test::Distribution::gaussian, 1.0, seed);
+        double batch_err = 0;
+        const std::size_t batch = 4;
+        const auto xs = qins_test::random_weights<float>(lw.cols * batch,
+                                                         qins_test::Distribution::gaussian, 1.0, 1);
+        std::vector<float> ys(lw.rows * batch);
+        layer.forward_batch(xs.data(), batch, ys.data());
+        for (std::size_t b = 0; b < batch; ++b) {
+          const float* x = xs.data() + b * lw.cols;
           std::vector<float> y(lw.rows);
-          layer.forward(x.data(), y.data());
+          layer.forward(x, y.data());
           for (std::size_t r = 0; r < lw.rows; ++r) {
             double ref = 0;
             for (std::size_t c = 0; c < lw.cols; ++c) ref += double(decoded(r, c)) * x[c];
             err += (y[r] - ref) * (y[r] - ref);
+            batch_err += (ys[b * lw.rows + r] - ref) * (ys[b * lw.rows + r] - ref);
             norm += ref * ref;
           }
         }
         INFO(lw.name << " " << qins::to_string(g) << " on " << qins::to_string(qins::active_isa())
-                     << ": relative error " << std::sqrt(err / norm));
+                     << ": relative error " << std::sqrt(err / norm) << ", batched "
+                     << std::sqrt(batch_err / norm));
         CHECK(std::sqrt(err / norm) <= 1e-3);
+        CHECK(std::sqrt(batch_err / norm) <= 1e-3);
       }
     }
   }

@@ -32,7 +32,8 @@ TEST_CASE("ScopedIsa overrides the active path and restores it", "[isa]") {
     CHECK(qins::active_isa() == isa);
   }
   CHECK(qins::active_isa() == before);
-  for (qins::Isa isa : {qins::Isa::avx2, qins::Isa::avx512, qins::Isa::avx512_vnni})
+  for (qins::Isa isa :
+       {qins::Isa::avx2, qins::Isa::avx512, qins::Isa::avx512_vnni, qins::Isa::avx512_amx})
     if (!qins::is_supported(isa)) CHECK_THROWS_AS(qins::ScopedIsa(isa), qins::Error);
   CHECK(std::string(qins::to_string(qins::Isa::avx512)) == "avx512");
 }
@@ -53,9 +54,12 @@ TEST_CASE("the instruction-set table drives names, support and the test sweep", 
   // A path's compiler target extends its parent's.
   const std::string avx2 = qins::detail::kIsaTable[1].target,
                     avx512 = qins::detail::kIsaTable[2].target,
-                    vnni = qins::detail::kIsaTable[3].target;
+                    vnni = qins::detail::kIsaTable[3].target,
+                    amx = qins::detail::kIsaTable[4].target;
   CHECK(avx512.rfind(avx2, 0) == 0);
   CHECK(vnni.rfind(avx512, 0) == 0);
+  CHECK(amx.rfind(vnni, 0) == 0);
+  CHECK(std::string(qins::to_string(qins::Isa::avx512_amx)) == "amx");
   // each_isa() forces each supported path in turn, and restores the choice after.
   const qins::Isa before = qins::active_isa();
   std::vector<qins::Isa> seen;

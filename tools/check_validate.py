@@ -45,7 +45,7 @@ try:
     plots = os.path.join(tmp, "plots", "nested")  # created by --plot
     report = json.loads(run(["--json", "--tokens", "40", "--samples", "2", "--plot", plots]).stdout)
     check(report["schema"] == "qins-validate 2", "schema")
-    check(report["isa"] in ("scalar", "avx2", "avx512", "avx512vnni"), "isa: the kernel path")
+    check(report["isa"] in ("scalar", "avx2", "avx512", "avx512vnni", "amx"), "isa: the kernel path")
     check([os.path.basename(m["model"]) for m in report["models"]] == ["stories260K.bin", "babyllama105.bin"],
           "the default run covers both shared models")
     for m in report["models"]:

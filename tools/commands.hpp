@@ -502,7 +502,7 @@ inline int run_validate(ValidateArgs& a) {
         "QINS validation: every linear layer of each model in each configuration, against "
         "float32\n");
     std::printf("products: the %s kernels%s\n", qins::to_string(qins::active_isa()),
-                qins::active_isa() == qins::Isa::avx512_vnni
+                int(qins::active_isa()) >= int(qins::Isa::avx512_vnni)
                     ? " (uint8: the integer GEMV, inputs rounded to 13 bits per block)"
                     : "");
     for (const auto& m : reports) print_model(stdout, m);

@@ -4,10 +4,10 @@
 #pragma once
 
 /// QINS_DISABLED_ISAS: a bit mask of kernel paths not to compile, bit i for qins::Isa
-///                    value i (2: AVX2, 4: AVX-512, 8: AVX-512 VNNI; the scalar reference is always
-///                    built).
+///                    value i (2: AVX2, 4: AVX-512, 8: AVX-512 VNNI, 16: AMX; the scalar reference
+///                    is always built).
 /// QINS_FORCE_SCALAR: compile only the scalar reference kernels (no SIMD code at all).
-/// QINS_NO_AVX512:    compile the AVX2 kernels but not the AVX-512 ones (bits 4 and 8).
+/// QINS_NO_AVX512:    compile the AVX2 kernels but not the AVX-512 ones (bits 4, 8 and 16).
 ///
 /// Define them the same way in every translation unit of a program (on the command line):
 /// they change the bodies of inline functions, and the linker keeps only one of each.
@@ -23,7 +23,7 @@
 #define QINS_DETAIL_FORCE_SCALAR_MASK 0
 #endif
 #if defined(QINS_NO_AVX512)
-#define QINS_DETAIL_NO_AVX512_MASK 12  // both AVX-512 rows
+#define QINS_DETAIL_NO_AVX512_MASK 28  // the AVX-512 rows
 #else
 #define QINS_DETAIL_NO_AVX512_MASK 0
 #endif
@@ -41,9 +41,17 @@
 #define QINS_HAS_AVX2_KERNELS (QINS_DETAIL_X86_TARGETS && !(QINS_DETAIL_DISABLED_ISAS & 2))
 /// 1 when this build has the AVX-512 kernels.
 #define QINS_HAS_AVX512_KERNELS (QINS_DETAIL_X86_TARGETS && !(QINS_DETAIL_DISABLED_ISAS & 4))
-/// 1 when this build has any x86 SIMD kernel.
+/// 1 when this build has the AVX-512 VNNI kernels.
 #define QINS_HAS_AVX512_VNNI_KERNELS \
   (QINS_HAS_AVX512_KERNELS && !(QINS_DETAIL_DISABLED_ISAS & 8))  // it extends the avx512 row
+/// 1 when this build has the AMX kernels (Linux only: the OS must grant the tile state).
+#if defined(__linux__)
+#define QINS_HAS_AVX512_AMX_KERNELS \
+  (QINS_HAS_AVX512_VNNI_KERNELS && !(QINS_DETAIL_DISABLED_ISAS & 16))  // it extends avx512vnni
+#else
+#define QINS_HAS_AVX512_AMX_KERNELS 0
+#endif
+/// 1 when this build has any x86 SIMD kernel.
 #define QINS_HAS_X86_KERNELS \
   (QINS_HAS_AVX2_KERNELS || QINS_HAS_AVX512_KERNELS || QINS_HAS_AVX512_VNNI_KERNELS)
 
@@ -51,3 +59,4 @@
 #define QINS_DETAIL_TARGET_AVX2 "avx2,fma,f16c"
 #define QINS_DETAIL_TARGET_AVX512 QINS_DETAIL_TARGET_AVX2 ",avx512f,avx512bw,avx512vl,avx512dq"
 #define QINS_DETAIL_TARGET_AVX512_VNNI QINS_DETAIL_TARGET_AVX512 ",avx512vbmi,avx512vnni,gfni"
+#define QINS_DETAIL_TARGET_AVX512_AMX QINS_DETAIL_TARGET_AVX512_VNNI ",amx-tile,amx-int8"

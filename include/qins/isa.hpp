@@ -33,6 +33,10 @@ enum class Isa : int {
   /// integer dot products (VNNI vpdpwssd) on inputs rounded to 13 bits (see QinsLinear);
   /// Intel Ice Lake and later, AMD Zen 4 and later
   avx512_vnni = 3,
+  /// the avx512vnni kernels, with the batched uint8 products (forward_batch) as tile
+  /// matrix multiplies (AMX-INT8) on the same table and rounded inputs; Intel Sapphire
+  /// Rapids and later, on Linux
+  avx512_amx = 4,
 };
 
 namespace detail {
@@ -59,6 +63,11 @@ inline constexpr IsaInfo kIsaTable[] = {
        return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
               f.avx512vbmi && f.avx512vnni && f.gfni;
      }},
+    {Isa::avx512_amx, "amx", QINS_HAS_AVX512_AMX_KERNELS, QINS_DETAIL_TARGET_AVX512_AMX,
+     [](const CpuFeatures& f) noexcept {
+       return f.avx2 && f.fma && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+              f.avx512vbmi && f.avx512vnni && f.gfni && f.amx_int8;
+     }},
 };
 inline constexpr std::size_t kIsaCount = sizeof(kIsaTable) / sizeof(kIsaTable[0]);
 
@@ -78,7 +87,7 @@ constexpr const IsaInfo* isa_info(Isa isa) noexcept {
 
 }  // namespace detail
 
-/// "scalar", "avx2", "avx512", "avx512vnni"; "unknown" for a value outside the enum.
+/// "scalar", "avx2", "avx512", "avx512vnni", "amx"; "unknown" for a value outside the enum.
 inline const char* to_string(Isa isa) noexcept {
   const detail::IsaInfo* info = detail::isa_info(isa);
   return info ? info->name : "unknown";

@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -218,6 +219,7 @@ class QinsLinear {
     check_has_products();
     if (batch == 1) return forward(x, y, pool);
     if (rows() == 0 || batch == 0) return;
+    if (uses_table() && table_gemm(x, batch, y, pool)) return add_bias(y, batch);
     // Below the tiled batches, 2 or 3 inputs run the integer GEMV each (bench/README.md
     // compares that with the fused float kernel).
     if (batch < kTableBatchLimit && uses_table()) {
@@ -305,7 +307,45 @@ class QinsLinear {
   }
 
   bool uses_table() const noexcept {
-    return table_ && mode_ == ProductMode::fast && active_isa() == Isa::avx512_vnni;
+    return table_ && mode_ == ProductMode::fast &&
+           static_cast<int>(active_isa()) >= static_cast<int>(Isa::avx512_vnni);
+  }
+
+  // Y = W X through the table on a path with tile products (Isa::avx512_amx): false,
+  // leaving Y alone, on other paths and for a batch with a NaN or infinity.
+  bool table_gemm(const float* x, std::size_t batch, float* y, ThreadPool* pool) const {
+    bool done = false;
+    detail::with_kernels<float>([&](auto k) {
+      using Kernels = decltype(k);
+      if constexpr (detail::has_table_gemm<Kernels, Uint8Codes>::value) {
+        const auto w = tensor_.view<Uint8Codes>();
+        // Rounded and laid out 16 inputs (one tile) per task.
+        detail::TileInputs packed;
+        packed.reset(cols(), w.span, batch);
+        std::atomic<bool> finite{true};
+        run_chunks(pool, packed.input_tiles, [&](std::size_t t) {
+          thread_local detail::RoundedInputs in;
+          constexpr std::size_t n = detail::TileInputs::kInputs;
+          for (std::size_t b = t * n; b < batch && b < t * n + n; ++b) {
+            if (in.round(x + b * cols(), cols(), w.span))
+              packed.pack(b, in);
+            else
+              finite = false;
+          }
+        });
+        if (!finite) return;
+        std::fill(y, y + rows() * batch, 0.0f);
+        const std::size_t chunks = (rows() + kGemmChunkRows - 1) / kGemmChunkRows;
+        run_chunks(pool, chunks, [&](std::size_t c) {
+          const std::size_t r0 = c * kGemmChunkRows, r1 = std::min(rows(), r0 + kGemmChunkRows);
+          thread_local std::vector<std::byte, detail::AlignedAllocator<std::byte>> scratch;
+          scratch.resize(Kernels::table_gemm_scratch_bytes(packed));
+          Kernels::table_gemm(w.rows_from(r0, r1), *table_, packed, y + r0, rows(), scratch.data());
+        });
+        done = true;
+      }
+    });
+    return done;
   }
 
   void check_has_products() const {

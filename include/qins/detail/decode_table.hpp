@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "../code_format.hpp"
@@ -116,6 +117,12 @@ struct RoundedInputs {
     return cols > 0 && (span == cols || (span % kChunk == 0 && cols % span == 0));
   }
 
+  /// The block of a layout supports() takes: 256 columns, or the largest of 256, 128 and
+  /// 64 that divides the segment.
+  static std::size_t block_for(std::size_t cols, std::size_t span) noexcept {
+    return span == cols ? kMaxBlock : (span % 256 == 0 ? 256 : span % 128 == 0 ? 128 : 64);
+  }
+
   /// Rounds x (cols floats). Returns false, leaving the float path to the caller, for a
   /// layout supports() refuses or an input that is not finite (the float path carries
   /// NaN and infinity into y).
@@ -123,7 +130,7 @@ struct RoundedInputs {
     if (!supports(n, segment)) return false;
     cols = n;
     span = segment;
-    block = span == cols ? kMaxBlock : (span % 256 == 0 ? 256 : span % 128 == 0 ? 128 : 64);
+    block = block_for(cols, span);
     const std::size_t chunks = (cols + kChunk - 1) / kChunk;
     const std::size_t blocks = (cols + block - 1) / block;
     q.assign(chunks * kChunk, 0);
@@ -133,19 +140,26 @@ struct RoundedInputs {
     for (std::size_t b = 0; b < blocks; ++b) {
       const std::size_t j0 = b * block, j1 = j0 + block < cols ? j0 + block : cols;
       float largest = 0;
+      bool finite = true;
       for (std::size_t j = j0; j < j1; ++j) {
-        if (!std::isfinite(x[j])) return false;
-        largest = std::fabs(x[j]) > largest ? std::fabs(x[j]) : largest;
+        const float a = std::fabs(x[j]);
+        finite &= a <= std::numeric_limits<float>::max();  // false for NaN
+        largest = a > largest ? a : largest;
       }
+      if (!finite) return false;
       if (largest == 0) continue;  // q stays 0, step 0
       const double inv = double(kMaxQ) / double(largest);
       const auto s = static_cast<float>(double(largest) / double(kMaxQ));
       step[b] = s;
       long long sum = 0;
-      for (std::size_t j = j0; j < j1; ++j) {
-        const auto v = static_cast<std::int16_t>(std::nearbyint(double(x[j]) * inv));
-        q[slot(j)] = v;
-        sum += v;
+      for (std::size_t j = j0; j < j1; j += 8) {  // 8 columns are 8 consecutive slots
+        std::int16_t* out = q.data() + slot(j);
+        const std::size_t n8 = j1 - j < 8 ? j1 - j : 8;
+        for (std::size_t m = 0; m < n8; ++m) {
+          const int v = round_to_int(double(x[j + m]) * inv);
+          out[m] = static_cast<std::int16_t>(v);
+          sum += v;
+        }
       }
       segment_sum[j0 / span] += 0.5 * double(s) * double(sum);
     }
@@ -154,9 +168,104 @@ struct RoundedInputs {
     return true;
   }
 
+  /// v rounded to the nearest integer, halves away from zero, for |v| < 2^31: exact, and
+  /// without a library call (std::nearbyint is one on baseline x86-64).
+  static int round_to_int(double v) noexcept {
+    const int t = static_cast<int>(v);  // toward zero
+    const double frac = v - t;          // exact
+    return t + (frac >= 0.5) - (frac <= -0.5);
+  }
+
   /// The rounded input of column j: q step.
   double value(std::size_t j) const noexcept {
     return double(q[slot(j)]) * double(step[j / block]);
+  }
+};
+
+// ---- A batch of rounded inputs, laid out for tile products ----
+
+/// The rounded inputs of a batch (one RoundedInputs each, for the same layer) as the AMX
+/// tile product (kernels/avx512_amx.hpp) reads them. Each q is split into bytes,
+/// q = 256 qh + ql with ql in 0 .. 255 and qh in -16 .. 15, and every 64 columns x 16
+/// inputs form two tiles of 16 rows x 64 bytes, ql first, in the order tile multiplies
+/// take their second operand:
+///
+///     row i (columns 4i .. 4i+3 of the 64):  | input 0: 4 bytes | input 1: 4 bytes | ... | input
+///     15 |
+///
+/// Inputs past the batch and columns past cols are zeros (with step 0). Per block and
+/// input it keeps the step and half the sum of q: (P + 1/2) q sums as P q + (1/2) sum q.
+struct TileInputs {
+  static constexpr std::size_t kInputs = 16;   ///< inputs per tile
+  static constexpr std::size_t kCols = 64;     ///< columns per tile
+  static constexpr std::size_t kBytes = 1024;  ///< bytes per tile
+
+  std::size_t cols = 0, span = 0, block = 0, batch = 0;
+  std::size_t input_tiles = 0;  ///< ceil(batch / 16)
+  std::size_t col_tiles = 0;    ///< ceil(cols / 64)
+  std::vector<std::int8_t, AlignedAllocator<std::int8_t>> tiles;
+  std::vector<float, AlignedAllocator<float>> step;      ///< [block][input], 16 per input tile
+  std::vector<float, AlignedAllocator<float>> half_sum;  ///< the same layout
+
+  /// The ql (plane 0) or qh (plane 1) tile of columns [64 k, 64 k + 64), inputs [16 t, 16 t + 16).
+  const std::int8_t* tile(std::size_t k, std::size_t t, std::size_t plane) const noexcept {
+    return tiles.data() + ((k * input_tiles + t) * 2 + plane) * kBytes;
+  }
+  /// The 16 steps (or half sums) of input tile t for block b.
+  const float* steps(std::size_t b, std::size_t t) const noexcept {
+    return step.data() + (b * input_tiles + t) * kInputs;
+  }
+  const float* half_sums(std::size_t b, std::size_t t) const noexcept {
+    return half_sum.data() + (b * input_tiles + t) * kInputs;
+  }
+
+  /// Makes room for `n` inputs of a layer of `n_cols` columns in segments of `segment`
+  /// (a layout RoundedInputs::supports()), all zeros.
+  void reset(std::size_t n_cols, std::size_t segment, std::size_t n) {
+    cols = n_cols;
+    span = segment;
+    block = RoundedInputs::block_for(cols, span);
+    batch = n;
+    input_tiles = (n + kInputs - 1) / kInputs;
+    col_tiles = (cols + kCols - 1) / kCols;
+    const std::size_t blocks = (cols + block - 1) / block;
+    tiles.assign(col_tiles * input_tiles * 2 * kBytes, 0);
+    step.assign(blocks * input_tiles * kInputs, 0.0f);
+    half_sum.assign(step.size(), 0.0f);
+  }
+
+  /// Lays out input b, rounded for this layer (the cols and span of reset()). Inputs of
+  /// different tiles of 16 touch different bytes (and cache lines): they may be packed
+  /// by different threads.
+  void pack(std::size_t b, const RoundedInputs& in) noexcept {
+    const std::size_t t = b / kInputs, slot_in_row = (b % kInputs) * 4;
+    // Four columns are four consecutive slots of in.q, which holds zeros past cols.
+    for (std::size_t k = 0; k < col_tiles; ++k) {
+      std::int8_t* lo = tiles.data() + ((k * input_tiles + t) * 2) * kBytes + slot_in_row;
+      std::int8_t* hi = lo + kBytes;
+      for (std::size_t i = 0; i < kCols / 4; ++i) {
+        const std::int16_t* q4 = in.q.data() + RoundedInputs::slot(k * kCols + 4 * i);
+        for (std::size_t m = 0; m < 4; ++m) {
+          const int q = q4[m];
+          lo[i * 64 + m] = static_cast<std::int8_t>(static_cast<std::uint8_t>(q & 0xff));
+          hi[i * 64 + m] = static_cast<std::int8_t>((q - (q & 0xff)) / 256);  // q = 256 qh + ql
+        }
+      }
+    }
+    for (std::size_t blk = 0; blk * block < cols; ++blk) {
+      long long sum = 0;
+      const std::size_t j1 = cols < (blk + 1) * block ? cols : (blk + 1) * block;
+      for (std::size_t j = blk * block; j < j1; ++j) sum += in.q[RoundedInputs::slot(j)];
+      const std::size_t at = (blk * input_tiles + t) * kInputs + b % kInputs;
+      step[at] = in.step[blk];
+      half_sum[at] = static_cast<float>(0.5 * double(sum));  // exact: |sum| < 2^21
+    }
+  }
+
+  /// Lays out n inputs rounded for one layer (the same cols and span).
+  void pack(const RoundedInputs* in, std::size_t n) {
+    reset(n ? in[0].cols : 0, n ? in[0].span : 0, n);
+    for (std::size_t b = 0; b < n; ++b) pack(b, in[b]);
   }
 };
 

@@ -16,6 +16,7 @@
 #include "kernel_table.hpp"
 #include "kernels/avx2.hpp"
 #include "kernels/avx512.hpp"
+#include "kernels/avx512_amx.hpp"
 #include "kernels/avx512_vnni.hpp"
 #include "kernels/scalar.hpp"
 
@@ -38,6 +39,13 @@ template <class K, class Format, class = void>
 struct has_table_gemv : std::false_type {};
 template <class K, class Format>
 struct has_table_gemv<K, Format, std::enable_if_t<K::template has_table_gemv<Format>()>>
+    : std::true_type {};
+
+/// Whether kernel table K has table_gemm for Format (the batched integer uint8 product).
+template <class K, class Format, class = void>
+struct has_table_gemm : std::false_type {};
+template <class K, class Format>
+struct has_table_gemm<K, Format, std::enable_if_t<K::template has_table_gemm<Format>()>>
     : std::true_type {};
 
 template <std::size_t I, class F>

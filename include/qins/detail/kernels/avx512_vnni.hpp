@@ -44,16 +44,21 @@ struct Kernels : avx512::Kernels {
           hi0(_mm512_loadu_si512(t.hi)),
           hi1(_mm512_loadu_si512(t.hi + 64)) {}
   };
-  static void dot_chunk(const Table& t, __m512i c, const std::int16_t* q, __m512i& acc0,
-                        __m512i& acc1) {
+  // The low and high bytes of the table entries P of the 64 codes of c, in code order.
+  static void decode_bytes(const Table& t, __m512i c, __m512i& lo, __m512i& hi) {
     // 0xff in the bytes of codes from 128 on (bit 7 to every bit: one GF(2) affine map).
     // Those codes read entry 255 - c (its low 7 bits are those of c ^ 0xff) with every bit
     // flipped (decode_table.hpp); vpermi2b ignores bit 7 of the index.
     const __m512i flip =
         _mm512_gf2p8affine_epi64_epi8(c, _mm512_set1_epi64(std::int64_t(0x8080808080808080)), 0);
     const __m512i index = _mm512_xor_si512(c, flip);
-    const __m512i lo = _mm512_xor_si512(_mm512_permutex2var_epi8(t.lo0, index, t.lo1), flip);
-    const __m512i hi = _mm512_xor_si512(_mm512_permutex2var_epi8(t.hi0, index, t.hi1), flip);
+    lo = _mm512_xor_si512(_mm512_permutex2var_epi8(t.lo0, index, t.lo1), flip);
+    hi = _mm512_xor_si512(_mm512_permutex2var_epi8(t.hi0, index, t.hi1), flip);
+  }
+  static void dot_chunk(const Table& t, __m512i c, const std::int16_t* q, __m512i& acc0,
+                        __m512i& acc1) {
+    __m512i lo, hi;
+    decode_bytes(t, c, lo, hi);
     acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi8(lo, hi), _mm512_load_si512(q));
     acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi8(lo, hi), _mm512_load_si512(q + 32));
   }
