@@ -35,6 +35,34 @@ std::vector<std::byte> bytes_of(const std::vector<unsigned>& codes) {
 
 bool vnni() { return qins::is_supported(qins::Isa::avx512_vnni); }
 
+// A uint8 layer of random codes and scales (segments of `span` columns), its table, and
+// the magnitude sum |term| of the reference's terms for an input: the scale of the float
+// rounding the kernels may differ by.
+struct RandomLayer {
+  std::size_t rows, cols, span, segments;
+  std::vector<std::byte> codes;
+  std::vector<float> scales;
+  qins::detail::CodeMatrixView<qins::Uint8Codes> w;
+  Uint8DecodeTable t;
+
+  RandomLayer(std::size_t r, std::size_t c, std::size_t s, std::mt19937& rng)
+      : rows(r), cols(c), span(s), segments((c + s - 1) / s), codes(r * c), scales(r * segments) {
+    for (auto& b : codes) b = std::byte(rng() % 256);
+    for (auto& v : scales) v = 0.01f + 0.1f * float(rng() % 100) / 100.0f;
+    w = {codes.data(), rows, cols, cols, scales.data(), segments, span};
+    t = Uint8DecodeTable::for_codes(codes.data(), codes.size());
+  }
+  double term(std::size_t r, std::size_t j, const RoundedInputs& in) const {
+    return (t.entry(unsigned(codes[r * cols + j])) + 0.5) * double(t.inv_scale) * in.value(j) *
+           scales[r * segments + j / span];
+  }
+  double magnitude(std::size_t r, const RoundedInputs& in) const {
+    double m = 0;
+    for (std::size_t j = 0; j < cols; ++j) m += std::fabs(term(r, j, in));
+    return m;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("the decode table holds u(c) S within 1/2 for every code", "[decode_table]") {
@@ -151,14 +179,9 @@ TEST_CASE("the VNNI table GEMV equals the scalar reference, tails and segments i
                                    {3, 768, 192}, {2, 1024, 512},  {13, 2056, 2056}};
   std::mt19937 rng(3);
   for (const Case& k : cases) {
-    std::vector<std::byte> codes(k.rows * k.cols);
-    for (auto& c : codes) c = std::byte(rng() % 256);
-    const std::size_t segments = (k.cols + k.span - 1) / k.span;
-    std::vector<float> scales(k.rows * segments);
-    for (auto& s : scales) s = 0.01f + 0.1f * float(rng() % 100) / 100.0f;
-    qins::detail::CodeMatrixView<qins::Uint8Codes> w{codes.data(),  k.rows,   k.cols, k.cols,
-                                                     scales.data(), segments, k.span};
-    const auto t = Uint8DecodeTable::for_codes(codes.data(), codes.size());
+    const RandomLayer layer(k.rows, k.cols, k.span, rng);
+    const auto& w = layer.w;
+    const auto& t = layer.t;
     const auto x =
         qins_test::random_weights<float>(k.cols, qins_test::Distribution::gaussian, 1.0, 5);
     RoundedInputs in;
@@ -167,26 +190,16 @@ TEST_CASE("the VNNI table GEMV equals the scalar reference, tails and segments i
     qins::detail::scalar::table_gemv_ref(w, t, in, ref.data());
     // The reference against its own formula in float64: sum of (P + 1/2) / S q step / alpha.
     for (std::size_t r = 0; r < k.rows; ++r) {
-      double exact = 0, magnitude = 0;
-      for (std::size_t j = 0; j < k.cols; ++j) {
-        const double term = (t.entry(unsigned(codes[r * k.cols + j])) + 0.5) * double(t.inv_scale) *
-                            in.value(j) * scales[r * segments + j / k.span];
-        exact += term;
-        magnitude += std::fabs(term);
-      }
-      CHECK(std::fabs(ref[r] - exact) <= 1e-5 * magnitude + 1e-30);
+      double exact = 0;
+      for (std::size_t j = 0; j < k.cols; ++j) exact += layer.term(r, j, in);
+      CHECK(std::fabs(ref[r] - exact) <= 1e-5 * layer.magnitude(r, in) + 1e-30);
     }
 #if QINS_HAS_AVX512_VNNI_KERNELS
     if (vnni()) {
       qins::detail::avx512_vnni::Kernels::table_gemv(w, t, in, got.data());
       for (std::size_t r = 0; r < k.rows; ++r) {
-        double magnitude = 0;
-        for (std::size_t j = 0; j < k.cols; ++j)
-          magnitude +=
-              std::fabs((t.entry(unsigned(codes[r * k.cols + j])) + 0.5) * double(t.inv_scale) *
-                        in.value(j) * scales[r * segments + j / k.span]);
         INFO("rows " << k.rows << " cols " << k.cols << " span " << k.span << " row " << r);
-        CHECK(std::fabs(got[r] - ref[r]) <= 1e-5 * magnitude + 1e-30);
+        CHECK(std::fabs(got[r] - ref[r]) <= 1e-5 * layer.magnitude(r, in) + 1e-30);
       }
     }
 #endif
@@ -241,14 +254,9 @@ TEST_CASE("the AMX table GEMM equals the reference of each input, tails and segm
                                    {2, 1024, 512, 8}, {13, 2056, 2056, 4}, {40, 257, 257, 1}};
   std::mt19937 rng(5);
   for (const Case& k : cases) {
-    std::vector<std::byte> codes(k.rows * k.cols);
-    for (auto& c : codes) c = std::byte(rng() % 256);
-    const std::size_t segments = (k.cols + k.span - 1) / k.span;
-    std::vector<float> scales(k.rows * segments);
-    for (auto& s : scales) s = 0.01f + 0.1f * float(rng() % 100) / 100.0f;
-    qins::detail::CodeMatrixView<qins::Uint8Codes> w{codes.data(),  k.rows,   k.cols, k.cols,
-                                                     scales.data(), segments, k.span};
-    const auto t = Uint8DecodeTable::for_codes(codes.data(), codes.size());
+    const RandomLayer layer(k.rows, k.cols, k.span, rng);
+    const auto& w = layer.w;
+    const auto& t = layer.t;
     std::vector<RoundedInputs> in(k.batch);
     for (std::size_t b = 0; b < k.batch; ++b) {
       auto x = qins_test::random_weights<float>(k.cols, qins_test::Distribution::gaussian, 1.0,
@@ -266,11 +274,7 @@ TEST_CASE("the AMX table GEMM equals the reference of each input, tails and segm
     for (std::size_t b = 0; b < k.batch; ++b) {
       qins::detail::scalar::table_gemv_ref(w, t, in[b], ref.data());
       for (std::size_t r = 0; r < k.rows; ++r) {
-        double magnitude = 0;
-        for (std::size_t j = 0; j < k.cols; ++j)
-          magnitude +=
-              std::fabs((t.entry(unsigned(codes[r * k.cols + j])) + 0.5) * double(t.inv_scale) *
-                        in[b].value(j) * scales[r * segments + j / k.span]);
+        const double magnitude = layer.magnitude(r, in[b]);
         INFO("rows " << k.rows << " cols " << k.cols << " span " << k.span << " batch " << k.batch
                      << " input " << b << " row " << r);
         CHECK(std::fabs((got[b * ldy + r] - 1.0f) - ref[r]) <= 1e-5 * magnitude + 1e-6);

@@ -34,7 +34,8 @@ namespace qins {
 enum class ProductMode {
   /// The fastest path of the CPU. On AVX-512 VBMI + VNNI CPUs (Isa::avx512_vnni), forward()
   /// of a uint8 layer rounds x to 13-bit integers per block of up to 256 columns and sums in
-  /// int32 (QinsLinear::input_rounding() says by how much); elsewhere the same as float_inputs.
+  /// int32 (QinsLinear::input_rounding() says by how much), and so does forward_batch() on
+  /// AMX CPUs (Isa::avx512_amx); elsewhere the same as float_inputs.
   fast,
   /// x is used as given: the float kernels on every path.
   float_inputs,
@@ -68,9 +69,14 @@ enum class ProductMode {
 /// 4e-3 of 1/alpha), and each input is rounded to a multiple of max |x| / 4095 over its
 /// block (input_rounding()); the block sums are exact in int32. The error this adds to y
 /// is measured in bench/README.md (relative 1e-4 to 3e-4 of |W x| on trained weights).
-/// Inputs with a NaN or infinity, and per-group layouts whose groups are not whole
-/// multiples of 64 columns, take the float path. set_product_mode(ProductMode::float_inputs)
-/// keeps x exact.
+/// On Isa::avx512_amx, forward_batch() of a uint8 layer from 4 inputs on is the same
+/// integer arithmetic (the same table, each input rounded as forward() rounds it, the
+/// same bounds) as AMX-INT8 tile multiplies: each product P q is four byte products
+/// summed exactly in int32 tiles of 16 rows x 16 inputs (detail/kernels/avx512_amx.hpp);
+/// an input's result equals forward()'s up to the order of float sums.
+/// Inputs with a NaN or infinity (in a batch: any input), and per-group layouts whose
+/// groups are not whole multiples of 64 columns, take the float path.
+/// set_product_mode(ProductMode::float_inputs) keeps x exact.
 ///
 /// A layer of unquantized float32 z values (LinearOptions::quantize = false, for
 /// validation) has no products: decode() it and multiply.
@@ -154,9 +160,10 @@ class QinsLinear {
     });
   }
 
-  /// How much forward() may round an input on the active path, in units of the largest
-  /// |x| of its block of columns (at most 256, never across an alpha segment): 1 / 8190 on
-  /// the integer uint8 GEMV (see the class comment), 0 where x is used as given.
+  /// How much forward() (and forward_batch() of 4 or more inputs on Isa::avx512_amx) may
+  /// round an input on the active path, in units of the largest |x| of its block of
+  /// columns (at most 256, never across an alpha segment): 1 / 8190 on the integer uint8
+  /// products (see the class comment), 0 where x is used as given.
   double input_rounding() const {
     return uses_table() ? detail::RoundedInputs::kRelativeRounding : 0.0;
   }
@@ -219,9 +226,11 @@ class QinsLinear {
     check_has_products();
     if (batch == 1) return forward(x, y, pool);
     if (rows() == 0 || batch == 0) return;
-    if (uses_table() && table_gemm(x, batch, y, pool)) return add_bias(y, batch);
-    // Below the tiled batches, 2 or 3 inputs run the integer GEMV each (bench/README.md
-    // compares that with the fused float kernel).
+    // From 4 inputs on, tile products where the CPU has them; below, 2 or 3 inputs run the
+    // integer GEMV each (faster per input than tiles, and than the fused float kernel:
+    // bench/README.md).
+    if (batch >= kTableBatchLimit && uses_table() && table_gemm(x, batch, y, pool))
+      return add_bias(y, batch);
     if (batch < kTableBatchLimit && uses_table()) {
       for (std::size_t b = 0; b < batch; ++b) forward(x + b * cols(), y + b * rows(), pool);
       return;
