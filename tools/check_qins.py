@@ -52,6 +52,7 @@ try:
     # ---- convert from each kind of input; the result runs and writes the story ----
     for name, source, tok, extra in [("bin", STORIES, TOK512, []),
                                      ("hf", hf_f32, TOK512, ["--bits", "16"]),
+                                     ("bin12", STORIES, TOK512, ["--bits", "12"]),
                                      ("lone", os.path.join(hf_f32, "model.safetensors"), TOK512, []),
                                      ("bf16", hf_bf16, TOK105, ["--alpha", "group:32"])]:
         out = os.path.join(tmp, name + ".qins")
@@ -75,6 +76,9 @@ try:
     check(listing["kind"] == "qins model" and len(listing["tensors"]) == 39
           and listing["metadata"]["qins.model"] == "llama2", "inspect of a model file")
     check(any(t["type"] == "uint8" and t["alpha"] == "per_row" for t in listing["tensors"]), "inspect types")
+    listing12 = json.loads(run(["inspect", os.path.join(tmp, "bin12.qins"), "--json"]).stdout)
+    wq = [t for t in listing12["tensors"] if t["name"] == "layers.0.wq"]
+    check(len(wq) == 1 and wq[0]["type"] == "uint12", "inspect names 12-bit codes")
     st = json.loads(run(["inspect", os.path.join(hf_bf16, "model-00001-of-00003.safetensors"), "--json"]).stdout)
     check(st["kind"] == "safetensors file" and all(t["type"] == "BF16" for t in st["tensors"]), "inspect safetensors")
     check("token_embedding" in run(["inspect", STORIES]).stdout, "inspect llama2.c")
@@ -89,7 +93,7 @@ try:
           run(["run", STORIES, "--temperature", "1", "--seed", "7", "--tokens", "20"]).stdout, "seeded sampling")
     v = json.loads(run(["validate", os.path.join(tmp, "bin.qins"), "--tokenizer", TOK512, "--tokens", "20",
                         "--samples", "1", "--json"]).stdout)
-    check(len(v["models"]) == 1 and len(v["models"][0]["configs"]) == 10, "validate a .qins model")
+    check(len(v["models"]) == 1 and len(v["models"][0]["configs"]) == 12, "validate a .qins model")
     for sub in ("convert", "run", "inspect", "validate", "tokenize"):
         check("--help" in run([sub, "--help"]).stdout, f"{sub} --help")
 

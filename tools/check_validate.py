@@ -57,7 +57,7 @@ try:
         check(len(m["sequences"]) == 5, f"{name}: greedy from BOS, two prompts, two samples")
         check(m["positions"] == sum(len(s["prompt"]) - 1 + len(s["continuation"]) for s in m["sequences"]),
               f"{name}: positions")
-        check(len(m["configs"]) == 10, f"{name}: 10 configurations")
+        check(len(m["configs"]) == 12, f"{name}: 12 configurations")
         fp32 = m["configs"][0]["fp32_bytes"]
         for c in m["configs"]:
             check(not CONFIG_KEYS - c.keys(), f"{name}/{c['name']}: missing keys {CONFIG_KEYS - c.keys()}")
@@ -73,6 +73,10 @@ try:
             check(by_name[lossless]["text"] == m["reference_text"], f"{name}: {lossless} writes float32's text")
         check(by_name["uint8, alpha per row"]["mean_kld"] < by_name["uint8, alpha = 1"]["mean_kld"],
               f"{name}: calibration lowers KL")
+        u8, u12, u16 = (by_name[f"uint{b}, alpha per row"] for b in (8, 12, 16))
+        check(u12["bits"] == 12 and u8["weight_bytes"] < u12["weight_bytes"] < u16["weight_bytes"],
+              f"{name}: 12-bit codes sit between 8 and 16 bits in bytes")
+        check(u12["mean_kld"] < u8["mean_kld"] / 10, f"{name}: 12-bit codes lose far less than 8-bit ones")
     check(len(report["synthetic"]) == 2, "synthetic rows")
 
     for svg in ("qins_error_vs_bits.svg", "qins_kl_vs_bits.svg"):

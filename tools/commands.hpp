@@ -87,9 +87,11 @@ inline void add_convert(CLI::App& app, ConvertArgs& a) {
   app.add_option("OUTPUT", a.output,
                  "the .qins model file to write (through OUTPUT.tmp, renamed at the end)")
       ->required();
-  app.add_option("--bits", a.bits, "code width of the converted layers: 8 (4x smaller) or 16 (2x)")
+  app.add_option("--bits", a.bits,
+                 "code width of the converted layers: 8 (4x smaller), 12 (2.67x: two codes in "
+                 "three bytes) or 16 (2x)")
       ->capture_default_str()
-      ->check(CLI::IsMember({8, 16}));
+      ->check(CLI::IsMember({8, 12, 16}));
   app.add_option("--alpha", a.alpha,
                  "how alpha is chosen: row (one calibrated alpha per row), tensor (one per layer), "
                  "group:G (one per G weights of a row; rows G does not divide fall back to row), "
@@ -106,7 +108,9 @@ inline void add_convert(CLI::App& app, ConvertArgs& a) {
 
 inline qins::LinearOptions linear_options(const ConvertArgs& a) {
   qins::LinearOptions o;
-  o.code_type = a.bits == 16 ? qins::CodeType::uint16 : qins::CodeType::uint8;
+  o.code_type = a.bits == 16   ? qins::CodeType::uint16
+                : a.bits == 12 ? qins::CodeType::uint12
+                               : qins::CodeType::uint8;
   const std::string& s = a.alpha;
   auto number_after = [&](std::size_t at) {
     const std::string v = s.substr(at);

@@ -376,8 +376,9 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
       << " are drawn on the bottom line</text>\n";
   svg << "<text transform='translate(22," << (top + H - bottom) / 2
       << ") rotate(-90)' text-anchor='middle'>" << xml_escape(y_label) << "</text>\n";
-  static const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
-                                  "#e6ab02", "#a6761d", "#666666", "#1f78b4", "#b2182b"};
+  static const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+                                  "#a6761d", "#666666", "#1f78b4", "#b2182b", "#17becf", "#000000"};
+  constexpr std::size_t kColours = sizeof(colours) / sizeof(colours[0]);
   auto marker = [&](std::size_t model, double cx, double cy, const char* colour,
                     const std::string& attrs) {
     std::ostringstream o;
@@ -392,7 +393,7 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
   for (std::size_t mi = 0; mi < models.size(); ++mi)
     for (std::size_t i = 0; i < models[mi].results.size(); ++i) {
       const SchemeResult& r = models[mi].results[i];
-      svg << marker(mi, px(r.bits_per_weight()), py(value(r)), colours[i % 10],
+      svg << marker(mi, px(r.bits_per_weight()), py(value(r)), colours[i % kColours],
                     " class='point' data-model='" + xml_escape(models[mi].name) +
                         "' data-config='" + xml_escape(r.scheme->name) + "'");
     }
@@ -401,8 +402,8 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
   if (!models.empty())
     for (std::size_t i = 0; i < models.front().results.size(); ++i, ly += 18)
       svg << "<circle cx='" << W - right + 20 << "' cy='" << ly << "' r='5' fill='"
-          << colours[i % 10] << "'/>\n<text x='" << W - right + 32 << "' y='" << ly + 4 << "'>"
-          << xml_escape(models.front().results[i].scheme->name) << "</text>\n";
+          << colours[i % kColours] << "'/>\n<text x='" << W - right + 32 << "' y='" << ly + 4
+          << "'>" << xml_escape(models.front().results[i].scheme->name) << "</text>\n";
   ly += 10;
   for (std::size_t mi = 0; mi < models.size(); ++mi, ly += 18)
     svg << marker(mi, W - right + 20, ly, "#333", "") << "<text x='" << W - right + 32 << "' y='"

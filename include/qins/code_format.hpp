@@ -30,6 +30,7 @@ enum class CodeType : std::uint8_t {
   uint16 = 2,   ///< 16-bit QINS codes, 2 bytes per weight
   float32 = 3,  ///< unquantized z values, 4 bytes per weight: for validation only
   plain = 4,    ///< the float32 weights themselves, no alpha (a model's embeddings and norms)
+  uint12 = 5,   ///< 12-bit QINS codes, two in three bytes (1.5 bytes per weight)
 };
 
 /// What every format of one whole unsigned element per code shares: E's bits, M = 2^bits - 1,
@@ -67,6 +68,44 @@ struct Uint16Codes : WholeElementCodes<std::uint16_t> {
   static constexpr const char* name = "uint16";
 };
 
+/// 12-bit QINS codes (M = 4095), packed two in three bytes. Codes 2k and 2k + 1 of a row
+/// are the 24-bit little-endian word of bytes 3k .. 3k + 2, the even code in its low 12
+/// bits:
+///
+///     byte      3k                3k + 1                3k + 2
+///     bits   7 ........ 0   7 .... 4  3 .... 0   7 ........ 0
+///            c[2k] bits 7-0 c[2k+1] 3-0 c[2k] 11-8 c[2k+1] bits 11-4
+///
+/// A row of n codes takes 3 * ceil(n / 2) bytes: an odd row ends with a whole block whose
+/// upper 12 bits are zero (a 4096 x 4096 layer: 25,165,824 bytes).
+struct Uint12Codes {
+  static constexpr CodeType type = CodeType::uint12;
+  static constexpr const char* name = "uint12";
+  static constexpr bool quantized = true;
+  static constexpr bool has_scales = true;
+  static constexpr unsigned bits = 12;
+  static constexpr std::uint32_t max_code = 4095;
+  static constexpr std::size_t codes_per_block = 2, bytes_per_block = 3;
+  static constexpr std::size_t row_bytes(std::size_t n) noexcept { return (n + 1) / 2 * 3; }
+  static std::uint32_t load(const std::byte* row, std::size_t i) noexcept {
+    const std::byte* p = row + i / 2 * 3;
+    // The two bytes that hold code i: 3k, 3k + 1 (even i) or 3k + 1, 3k + 2 (odd i).
+    const std::uint32_t pair = std::to_integer<std::uint32_t>(p[i % 2]) |
+                               std::to_integer<std::uint32_t>(p[i % 2 + 1]) << 8;
+    return i % 2 ? pair >> 4 : pair & 0xfff;
+  }
+  static void store(std::byte* row, std::size_t i, std::uint32_t code) noexcept {
+    std::byte* p = row + i / 2 * 3;
+    if (i % 2 == 0) {
+      p[0] = std::byte(code & 0xff);
+      p[1] = (p[1] & std::byte{0xf0}) | std::byte((code >> 8) & 0x0f);
+    } else {
+      p[1] = (p[1] & std::byte{0x0f}) | std::byte((code << 4) & 0xf0);
+      p[2] = std::byte((code >> 4) & 0xff);
+    }
+  }
+};
+
 /// Unquantized z values (float32): the codec's error without rounding to codes. Not a
 /// code format: the kernels never see it, QinsLinear keeps it for decode() only.
 struct Float32Values {
@@ -96,9 +135,9 @@ template <class... Formats>
 struct FormatList {};
 
 /// The code formats the kernels implement.
-using CodeFormats = FormatList<Uint8Codes, Uint16Codes>;
+using CodeFormats = FormatList<Uint8Codes, Uint16Codes, Uint12Codes>;
 /// Everything a stored tensor can hold: the code formats, float32 z values, plain floats.
-using StoredFormats = FormatList<Uint8Codes, Uint16Codes, Float32Values, PlainFloats>;
+using StoredFormats = FormatList<Uint8Codes, Uint16Codes, Uint12Codes, Float32Values, PlainFloats>;
 
 namespace detail {
 // The caller has checked that `type` is in the list: the last entry needs no comparison.
@@ -172,7 +211,8 @@ inline StoredTypeInfo stored_type_info(CodeType type) noexcept {
       StoredFormats{});
 }
 
-/// "uint8", "uint16", "float32"; "unknown" for a value outside the enum.
+/// "uint8", "uint16", "uint12", "float32", "plain float32"; "unknown" for a value outside
+/// the enum.
 inline const char* to_string(CodeType type) noexcept { return stored_type_info(type).name; }
 
 /// The descriptor of the codes a C++ element type holds: CodeTraits<std::uint8_t> is

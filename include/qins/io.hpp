@@ -14,7 +14,8 @@
 //     to 64); the file size; 16 reserved bytes (0); and the XXH64 (seed 0) of bytes
 //     [0, 56) followed by bytes [64, header end).
 //   Table: one entry per tensor, `entry size` bytes each: name offset and length (1 ..
-//     4096 bytes of UTF-8, unique); code type (1 uint8, 2 uint16, 3 float32 z values);
+//     4096 bytes of UTF-8, unique); code type (1 uint8, 2 uint16, 3 float32 z values; 1.1:
+//     4 plain float32; 1.2: 5 uint12, two codes in three bytes, code_format.hpp);
 //     alpha granularity (0 fixed, 1 per tensor, 2 per row, 3 per group); has bias (0 or
 //     1); rows, cols and group size (per group: > 0 and divides cols); the offset and
 //     size of the codes (rows x the code type's bytes of a row of cols codes); of the
@@ -27,8 +28,8 @@
 //
 // Loading checks all of it, in 64-bit arithmetic that cannot overflow, before it
 // allocates anything sized by the file; a bad file throws qins::Error (kind bad_file)
-// naming the field and the tensor. Every scale must be finite and > 0 and, for uint8 and
-// uint16 codes, small enough that every code decodes to a finite weight ((M - 1) * scale
+// naming the field and the tensor. Every scale must be finite and > 0 and, for codes
+// (uint8, uint12, uint16), small enough that every code decodes to a finite weight ((M - 1) * scale
 // finite, as the constructor requires of alpha). A memory-mapped load uses the codes in place.
 #pragma once
 
@@ -59,7 +60,7 @@
 namespace qins {
 
 inline constexpr std::uint16_t kFileMajorVersion = 1;
-inline constexpr std::uint16_t kFileMinorVersion = 1;
+inline constexpr std::uint16_t kFileMinorVersion = 2;
 
 /// Metadata a file may carry (version 1.1): text keys to text values, e.g. a model's
 /// configuration. Keys are 1 to 4096 bytes, values at most 1 MiB, 4096 entries at most.
@@ -408,14 +409,15 @@ struct FilePlan {
 };
 
 /// Checks names and metadata, places every array, and writes the header, the table, the
-/// names and the metadata (checksums left at 0). Version 1.1 only when the content needs
-/// it (metadata or plain tensors), so that 1.0 readers keep reading everything else.
+/// names and the metadata (checksums left at 0). The lowest minor version the content
+/// needs (1.1: metadata or plain tensors; 1.2: uint12 codes), so that older readers keep
+/// reading everything else.
 /// @throws qins::Error (invalid_argument) naming the tensor or key.
 inline FilePlan plan_file(std::vector<TensorPlan> tensors, const Metadata& metadata) {
   namespace f = qins_records;
   std::set<std::string> names;
   std::uint64_t names_size = 0;
-  bool needs_minor_1 = !metadata.empty();
+  std::uint16_t minor = metadata.empty() ? 0 : 1;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const TensorPlan& t = tensors[i];
     if (t.name.empty())
@@ -428,7 +430,8 @@ inline FilePlan plan_file(std::vector<TensorPlan> tensors, const Metadata& metad
     if (!names.insert(t.name).second)
       throw Error(ErrorKind::invalid_argument, "duplicate tensor name", t.name);
     names_size += t.name.size();
-    needs_minor_1 = needs_minor_1 || t.code_type == CodeType::plain;
+    if (t.code_type == CodeType::plain) minor = std::max<std::uint16_t>(minor, 1);
+    if (t.code_type == CodeType::uint12) minor = std::max<std::uint16_t>(minor, 2);
   }
   const std::vector<std::byte> meta = encode_metadata(metadata);
   const std::uint64_t table_end = kFileHeaderSize + tensors.size() * kTableEntrySize;
@@ -449,7 +452,7 @@ inline FilePlan plan_file(std::vector<TensorPlan> tensors, const Metadata& metad
   std::byte* p = plan.header.data();
   std::memcpy(p, "QINS", 4);
   f::put(p, f::major_version, kFileMajorVersion);
-  f::put(p, f::minor_version, needs_minor_1 ? kFileMinorVersion : 0);
+  f::put(p, f::minor_version, minor);
   f::put(p, f::tensor_count, tensors.size());
   f::put(p, f::entry_size, kTableEntrySize);
   f::put(p, f::table_offset, kFileHeaderSize);

@@ -26,7 +26,8 @@ namespace qins {
 /// How a tensor is built from float weights: the quantization (granularity, group size,
 /// calibration, alpha, the tensor's name) plus what is stored.
 struct LinearOptions : QuantizeOptions {
-  CodeType code_type = CodeType::uint8;  ///< the code width when quantizing (uint8 or uint16)
+  CodeType code_type =
+      CodeType::uint8;  ///< the code width when quantizing (uint8, uint12 or uint16)
   /// false keeps the float z values (4 bytes per weight) with the same alphas: the error
   /// of the codec alone, for validation (such a tensor decodes, but has no products).
   bool quantize = true;
@@ -244,8 +245,8 @@ class QinsTensor {
              const float* bias, ThreadPool* pool) {
     name_ = options.name;
     if (!is_code_format(options.code_type))
-      throw Error(ErrorKind::invalid_argument, "code_type must be a code format (uint8 or uint16)",
-                  name_);
+      throw Error(ErrorKind::invalid_argument,
+                  "code_type must be a code format (uint8, uint12 or uint16)", name_);
     check_shape(rows, cols, options.code_type, name_);
     const AlphaLayout layout = options.layout();
     layout.validate(cols, name_);

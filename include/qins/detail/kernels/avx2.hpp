@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "../../code_format.hpp"
@@ -23,6 +24,8 @@
 #include "../target_begin.hpp"
 
 namespace qins::detail::avx2 {
+
+#include "packed12.inl"
 
 /// Eight float lanes. Constants are built inside functions, never at namespace scope,
 /// so nothing runs AVX instructions before the CPU check.
@@ -74,13 +77,28 @@ struct V {
   /// Codes i .. i + 7 of the code array at `codes`, widened to float.
   template <class Format>
   static F load_codes(const std::byte* codes, std::size_t i) {
-    static_assert(Format::codes_per_block == 1, "whole-element formats");
-    const std::byte* p = codes + i * Format::bytes_per_block;
-    if constexpr (Format::bytes_per_block == 1) {
+    if constexpr (Format::codes_per_block == 2) {  // 12-bit: 12 bytes, or 14 from odd i
+      const bool odd = i % 2;
+      const std::byte* p = codes + i / 2 * 3;
+      __m128i bytes;
+      if (!odd) {  // three whole dwords, nothing read past them
+        bytes = _mm_maskload_epi32(reinterpret_cast<const int*>(p), _mm_setr_epi32(-1, -1, -1, 0));
+      } else {
+        alignas(16) std::byte b[16] = {};
+        std::memcpy(b, p, Packed12::bytes_for(8, true));
+        bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+      }
+      const __m256i words = _mm256_cvtepu16_epi32(Packed12::words(bytes, odd));
+      const __m256i shift = odd ? _mm256_set1_epi64x(4) : _mm256_set1_epi64x(std::int64_t(4) << 32);
+      return _mm256_cvtepi32_ps(
+          _mm256_and_si256(_mm256_srlv_epi32(words, shift), _mm256_set1_epi32(0xfff)));
+    } else if constexpr (Format::bytes_per_block == 1) {
+      const std::byte* p = codes + i;
       __m128i c = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
       return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
     } else {
-      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
+      static_assert(Format::bytes_per_block == 2, "uint8, uint12 and uint16 codes");
+      const std::byte* p = codes + 2 * i;
       __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
       return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(c));
     }
@@ -88,15 +106,31 @@ struct V {
   /// Stores eight integral floats already clamped to [0, M] as codes i .. i + 7.
   template <class Format>
   static void store_codes(std::byte* codes, std::size_t i, F v) {
-    static_assert(Format::codes_per_block == 1, "whole-element formats");
-    std::byte* p = codes + i * Format::bytes_per_block;
     __m256i n = _mm256_cvtps_epi32(v);
-    __m128i u16 = _mm_packus_epi32(_mm256_castsi256_si128(n), _mm256_extracti128_si256(n, 1));
-    if constexpr (Format::bytes_per_block == 1) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(u16, u16));
+    if constexpr (Format::codes_per_block == 2) {  // 12-bit: 4 whole blocks from even i
+      if (i % 2) {  // the first code shares a byte with the code before it
+        alignas(32) std::int32_t c[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(c), n);
+        for (std::size_t k = 0; k < 8; ++k) Format::store(codes, i + k, std::uint32_t(c[k]));
+        return;
+      }
+      const __m256i pairs = _mm256_or_si256(_mm256_and_si256(n, _mm256_set1_epi64x(0xffffffff)),
+                                            _mm256_slli_epi64(_mm256_srli_epi64(n, 32), 12));
+      const __m128i bytes =
+          _mm_or_si128(Packed12::pack_six(_mm256_castsi256_si128(pairs)),
+                       _mm_slli_si128(Packed12::pack_six(_mm256_extracti128_si256(pairs, 1)), 6));
+      _mm_maskstore_epi32(reinterpret_cast<int*>(codes + i / 2 * 3), _mm_setr_epi32(-1, -1, -1, 0),
+                          bytes);
     } else {
-      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), u16);
+      static_assert(Format::codes_per_block == 1, "whole-element formats");
+      std::byte* p = codes + i * Format::bytes_per_block;
+      __m128i u16 = _mm_packus_epi32(_mm256_castsi256_si128(n), _mm256_extracti128_si256(n, 1));
+      if constexpr (Format::bytes_per_block == 1) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(u16, u16));
+      } else {
+        static_assert(Format::bytes_per_block == 2, "uint8, uint12 and uint16 codes");
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), u16);
+      }
     }
   }
 

@@ -24,6 +24,8 @@
 
 namespace qins::detail::avx512 {
 
+#include "packed12.inl"
+
 /// Sixteen float lanes; comparison results are kept as vectors (all-ones lanes) so the
 /// kernel bodies read the same as for AVX2.
 struct V {
@@ -78,28 +80,48 @@ struct V {
   /// Codes i .. i + 15 of the code array at `codes`, widened to float.
   template <class Format>
   static F load_codes(const std::byte* codes, std::size_t i) {
-    static_assert(Format::codes_per_block == 1, "whole-element formats");
-    const std::byte* p = codes + i * Format::bytes_per_block;
-    if constexpr (Format::bytes_per_block == 1) {
-      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if constexpr (Format::codes_per_block == 2) {  // 12-bit: 24 bytes, or 26 from odd i
+      const bool odd = i % 2;
+      const std::byte* p = codes + i / 2 * 3;
+      const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i rest = _mm_maskz_loadu_epi8(odd ? 0x3fff : 0x0fff, p + 12);  // to the end
+      const __m512i words = _mm512_cvtepu16_epi32(
+          _mm256_set_m128i(Packed12::words(rest, odd), Packed12::words(first, odd)));
+      const __m512i shift = odd ? _mm512_set1_epi64(4) : _mm512_set1_epi64(std::int64_t(4) << 32);
+      return _mm512_cvtepi32_ps(
+          _mm512_and_si512(_mm512_srlv_epi32(words, shift), _mm512_set1_epi32(0xfff)));
+    } else if constexpr (Format::bytes_per_block == 1) {
+      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i));
       return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c));
     } else {
-      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
-      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      static_assert(Format::bytes_per_block == 2, "uint8, uint12 and uint16 codes");
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 2 * i));
       return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c));
     }
   }
   /// Stores sixteen integral floats already clamped to [0, M] as codes i .. i + 15.
   template <class Format>
   static void store_codes(std::byte* codes, std::size_t i, F v) {
-    static_assert(Format::codes_per_block == 1, "whole-element formats");
-    std::byte* p = codes + i * Format::bytes_per_block;
     __m512i n = _mm512_cvtps_epi32(v);
-    if constexpr (Format::bytes_per_block == 1) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(n));
+    if constexpr (Format::codes_per_block == 2) {  // 12-bit: 8 whole blocks from even i
+      if (i % 2) {  // the first code shares a byte with the code before it
+        alignas(64) std::int32_t c[16];
+        _mm512_store_si512(c, n);
+        for (std::size_t k = 0; k < 16; ++k) Format::store(codes, i + k, std::uint32_t(c[k]));
+        return;
+      }
+      std::byte* p = codes + i / 2 * 3;
+      const __m512i pairs = _mm512_or_si512(_mm512_and_si512(n, _mm512_set1_epi64(0xffffffff)),
+                                            _mm512_slli_epi64(_mm512_srli_epi64(n, 32), 12));
+      _mm_mask_storeu_epi8(p, 0x3f, Packed12::pack_six(_mm512_castsi512_si128(pairs)));
+      _mm_mask_storeu_epi8(p + 6, 0x3f, Packed12::pack_six(_mm512_extracti32x4_epi32(pairs, 1)));
+      _mm_mask_storeu_epi8(p + 12, 0x3f, Packed12::pack_six(_mm512_extracti32x4_epi32(pairs, 2)));
+      _mm_mask_storeu_epi8(p + 18, 0x3f, Packed12::pack_six(_mm512_extracti32x4_epi32(pairs, 3)));
+    } else if constexpr (Format::bytes_per_block == 1) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(n));
     } else {
-      static_assert(Format::bytes_per_block == 2, "uint8 and uint16 codes");
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(n));
+      static_assert(Format::bytes_per_block == 2, "uint8, uint12 and uint16 codes");
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 2 * i), _mm512_cvtepi32_epi16(n));
     }
   }
 
