@@ -1,10 +1,12 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Codec kernels: whole-matrix dequantize and encode + quantize (with calibration).
+// Codec kernels: whole-matrix dequantize and encode + quantize (with calibration), for
+// uint8, uint12 (through the descriptor: it has no C++ element type) and uint16.
 //   BM_dequantize/<code>/<n>
 //   BM_encode/<code>/<granularity>/<n>
 #include <qins/matrix.hpp>
 #include <string>
+#include <vector>
 
 #include "bench_util.hpp"
 
@@ -42,6 +44,24 @@ void bm_encode(benchmark::State& state, qins::AlphaGranularity g, std::size_t n)
   qins_bench::set_rates(state, double(n * sizeof(float)), double(n), 0);
 }
 
+// 12-bit codes: the descriptor-level entry point every code type goes through.
+void bm_encode_u12(benchmark::State& state, qins::AlphaGranularity g, std::size_t n) {
+  using Format = qins::Uint12Codes;
+  const std::size_t cols = 4096, rows = n / cols;
+  const auto w = qins_bench::weights(n);
+  qins::QuantizeOptions options;
+  options.granularity = g;
+  std::vector<std::byte> codes(rows * Format::row_bytes(cols));
+  std::vector<float> alphas(options.layout().count(rows, cols));
+  for (auto _ : state) {
+    qins::detail::quantize_matrix_codes<Format>(w.data(), rows, cols, options, codes.data(),
+                                                Format::row_bytes(cols), alphas.data());
+    benchmark::DoNotOptimize(codes.data());
+    benchmark::ClobberMemory();
+  }
+  qins_bench::set_rates(state, double(n * sizeof(float)), double(n), 0);
+}
+
 const bool registered = [] {
   for (std::size_t n : {std::size_t(64) * 4096, std::size_t(4096) * 4096}) {
     const std::string size = std::to_string(n);
@@ -54,6 +74,8 @@ const bool registered = [] {
       const std::string gname = qins::to_string(g);
       benchmark::RegisterBenchmark(("BM_encode/u8/" + gname + "/" + size).c_str(),
                                    bm_encode<std::uint8_t>, g, n);
+      benchmark::RegisterBenchmark(("BM_encode/u12/" + gname + "/" + size).c_str(), bm_encode_u12,
+                                   g, n);
       benchmark::RegisterBenchmark(("BM_encode/u16/" + gname + "/" + size).c_str(),
                                    bm_encode<std::uint16_t>, g, n);
     }

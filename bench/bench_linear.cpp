@@ -1,11 +1,11 @@
 // SPDX-FileCopyrightText: 2026 The qins authors
 // SPDX-License-Identifier: MIT
-// Products: QinsLinear uint8 / uint16 against Eigen float32 on the same shapes.
+// Products: QinsLinear uint8 / uint12 / uint16 against Eigen float32 on the same shapes.
 //   BM_gemv/<impl>/<rows>/<cols>/<threads>       weights from memory (rotated copies)
 //   BM_gemv_hot/<impl>/<rows>/<cols>/<threads>   one copy, cached where it fits
 //   BM_gemm/<impl>/<rows>/<cols>/<batch>/<threads>
-// GEMV impls: eigen_f32, qins_u8, qins_u8_float (float inputs), qins_u16, and read_u8 /
-// read_u16, a plain read of the same codes (the memory floor).
+// GEMV impls: eigen_f32, qins_u8, qins_u8_float (float inputs), qins_u12, qins_u16, and
+// read_u8 / read_u12 / read_u16, a plain read of the same codes (the memory floor).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -56,7 +56,7 @@ struct Layer {
   std::size_t rows, cols;
   std::vector<RowMajor> dense;
   // u8_float: the uint8 codes of u8 with ProductMode::float_inputs (the float kernels).
-  std::vector<qins::QinsLinear> u8, u8_float, u16;
+  std::vector<qins::QinsLinear> u8, u8_float, u12, u16;
 };
 
 // Layers are built once per shape and shared by every benchmark of that shape.
@@ -65,12 +65,14 @@ const Layer& layer(std::size_t rows, std::size_t cols) {
   auto& slot = cache[{rows, cols}];
   if (!slot) {
     const auto w = qins_bench::weights(rows * cols);
-    qins::LinearOptions u16;
+    qins::LinearOptions u16, u12;
     u16.code_type = qins::CodeType::uint16;
-    slot.reset(new Layer{rows, cols, {}, {}, {}, {}});
+    u12.code_type = qins::CodeType::uint12;
+    slot.reset(new Layer{rows, cols, {}, {}, {}, {}, {}});
     const RowMajor dense =
         Eigen::Map<const RowMajor>(w.data(), Eigen::Index(rows), Eigen::Index(cols));
-    const qins::QinsLinear u8_layer(w.data(), rows, cols), u16_layer(w.data(), rows, cols, u16);
+    const qins::QinsLinear u8_layer(w.data(), rows, cols), u16_layer(w.data(), rows, cols, u16),
+        u12_layer(w.data(), rows, cols, u12);
     for (std::size_t i = 0, n = copies_for(4 * rows * cols); i < n; ++i)
       slot->dense.push_back(dense);
     for (std::size_t i = 0, n = copies_for(u8_layer.memory().code_bytes); i < n; ++i) {
@@ -80,6 +82,8 @@ const Layer& layer(std::size_t rows, std::size_t cols) {
     }
     for (std::size_t i = 0, n = copies_for(u16_layer.memory().code_bytes); i < n; ++i)
       slot->u16.push_back(deep_copy(u16_layer));
+    for (std::size_t i = 0, n = copies_for(u12_layer.memory().code_bytes); i < n; ++i)
+      slot->u12.push_back(deep_copy(u12_layer));
   }
   return *slot;
 }
@@ -193,12 +197,18 @@ void bm_gemv(benchmark::State& state, std::string impl, std::size_t rows, std::s
     if (impl == "eigen_f32") {
       eigen_gemv(pick(l.dense, turn, hot), x.data(), y.data(), threads);
       bytes = 4.0 * double(rows * cols);
-    } else if (impl == "read_u8" || impl == "read_u16") {
-      const auto& q = pick(impl == "read_u8" ? l.u8 : l.u16, turn, hot);
+    } else if (impl == "read_u8" || impl == "read_u12" || impl == "read_u16") {
+      const auto& q = pick(impl == "read_u8"    ? l.u8
+                           : impl == "read_u12" ? l.u12
+                                                : l.u16,
+                           turn, hot);
       benchmark::DoNotOptimize(read_codes(q, threads));
       bytes = double(q.memory().code_bytes);
     } else {
-      const auto& copies = impl == "qins_u8" ? l.u8 : impl == "qins_u8_float" ? l.u8_float : l.u16;
+      const auto& copies = impl == "qins_u8"         ? l.u8
+                           : impl == "qins_u8_float" ? l.u8_float
+                           : impl == "qins_u12"      ? l.u12
+                                                     : l.u16;
       const auto& q = pick(copies, turn, hot);
       q.forward(x.data(), y.data(), pool_for(threads));
       bytes = double(q.memory_bytes());
@@ -223,7 +233,7 @@ void bm_gemm(benchmark::State& state, std::string impl, std::size_t rows, std::s
         eigen_gemv(l.dense[0], x.data() + b * cols, y.data() + b * rows, threads);
       bytes = 4.0 * rows * cols;
     } else {
-      const auto& q = impl == "qins_u8" ? l.u8[0] : l.u16[0];
+      const auto& q = impl == "qins_u8" ? l.u8[0] : impl == "qins_u12" ? l.u12[0] : l.u16[0];
       q.forward_batch(x.data(), batch, y.data(), pool_for(threads));
       bytes = double(q.memory_bytes());
     }
@@ -239,8 +249,8 @@ const bool registered = [] {
   for (auto [rows, cols] : gemv_shapes)
     for (int threads : {1, 2})
       for (bool hot : {false, true})
-        for (const char* impl :
-             {"eigen_f32", "qins_u8", "qins_u8_float", "qins_u16", "read_u8", "read_u16"}) {
+        for (const char* impl : {"eigen_f32", "qins_u8", "qins_u8_float", "qins_u12", "qins_u16",
+                                 "read_u8", "read_u12", "read_u16"}) {
           const std::string name = std::string(hot ? "BM_gemv_hot/" : "BM_gemv/") + impl + "/" +
                                    std::to_string(rows) + "/" + std::to_string(cols) + "/" +
                                    std::to_string(threads);
@@ -251,7 +261,8 @@ const bool registered = [] {
   for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{64, 64}, {4096, 4096}})
     for (std::size_t batch : {1, 2, 4, 8, 16, 32, 64})
       for (int threads : {1, 2})
-        for (const char* impl : {"eigen_f32", "eigen_f32_gemv", "qins_u8", "qins_u16"}) {
+        for (const char* impl :
+             {"eigen_f32", "eigen_f32_gemv", "qins_u8", "qins_u12", "qins_u16"}) {
           if (rows == 64 && (batch != 64 || threads != 1)) continue;
           const std::string name = std::string("BM_gemm/") + impl + "/" + std::to_string(rows) +
                                    "/" + std::to_string(cols) + "/" + std::to_string(batch) + "/" +

@@ -72,7 +72,8 @@ def table(m):
             if base is None:
                 continue
             # The plain read of the same codes, in the same run: the memory floor.
-            read = m.get("/".join([parts[0], "read_u16" if "u16" in parts[1] else "read_u8"] + parts[2:]))
+            width = "u16" if "u16" in parts[1] else "u12" if "u12" in parts[1] else "u8"
+            read = m.get("/".join([parts[0], "read_" + width] + parts[2:]))
             floor = f"{read[0] / t:.2f}" if read else "-"
             rows.append((parts[0][3:], parts[1], "/".join(parts[2:]), t * 1e3, base * 1e3, base / t, floor, wps, n))
     lines = ["| product | impl | rows/cols/[batch/]threads | qins ms | Eigen f32 ms | speed-up | plain read / qins | G weights/s | reps |",

@@ -383,6 +383,53 @@ TEST_CASE("version 1.1: metadata and plain float32 tensors round trip, frozen by
   CHECK(get<std::uint16_t>(qins::serialize(sample_tensors()), 6) == 0);
 }
 
+TEST_CASE("version 1.2: 12-bit codes, packed as code_format.hpp draws, frozen by a golden file",
+          "[io]") {
+  // Codes written out by hand: 0x123 0x456 | 0x789 (pad) and 0xabc 0xdef | 0x001 (pad):
+  // each pair is the 24-bit little-endian word c0 | c1 << 12.
+  const std::vector<std::uint8_t> packed = {0x23, 0x61, 0x45, 0x89, 0x07, 0x00,
+                                            0xbc, 0xfa, 0xde, 0x01, 0x00, 0x00};
+  auto bytes = qins::detail::SharedBytes::allocate(packed.size());
+  std::memcpy(bytes.mutable_data(), packed.data(), packed.size());
+  const auto layer =
+      qins::QinsLinear::from_parts("u12", 2, 3, CodeType::uint12, {AlphaGranularity::per_row, 0},
+                                   std::move(bytes), {0.5f, 0.25f}, {});
+  CHECK(layer.memory().code_bytes == 12);
+  const std::uint32_t codes[2][3] = {{0x123, 0x456, 0x789}, {0xabc, 0xdef, 0x001}};
+  std::vector<float> row(3);
+  for (std::size_t r = 0; r < 2; ++r) {
+    layer.decode_row(r, row.data());
+    for (std::size_t c = 0; c < 3; ++c) {
+      // The seed's decode written out: z = 2 code / M - 1, w = (1 - |z|) / (alpha |z|) sign z.
+      const double z = 2.0 * codes[r][c] / 4095.0 - 1.0, scale = r == 0 ? 0.5 : 0.25;
+      const double w = (1.0 - std::fabs(z)) / std::fabs(z) * scale * (z < 0 ? -1.0 : 1.0);
+      CHECK(row[c] == Approx(w).epsilon(1e-6));
+    }
+  }
+  const std::string golden = std::string(QINS_TEST_DATA_DIR) + "/golden_v1_2.qins";
+  const Bytes bytes_out = qins::serialize(std::vector<qins::QinsLinear>{layer});
+  if (std::getenv("QINS_WRITE_GOLDEN"))
+    std::ofstream(golden, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes_out.data()), std::streamsize(bytes_out.size()));
+  const Bytes stored = read_file(golden);
+  CHECK(bytes_out == stored);
+  namespace rec = qins::detail::qins_records;
+  CHECK(rec::get(stored.data(), rec::minor_version) == 2);  // uint12 needs 1.2
+  const std::byte* entry = stored.data() + rec::get(stored.data(), rec::table_offset);
+  CHECK(rec::get(entry, rec::code_type) == 5);
+  CHECK(rec::get(entry, rec::code_bytes) == packed.size());
+  const auto codes_at = rec::get(entry, rec::codes_offset);
+  REQUIRE(codes_at + packed.size() <= stored.size());
+  CHECK(std::memcmp(stored.data() + codes_at, packed.data(), packed.size()) == 0);
+  const auto back = qins::load(golden);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].code_type() == CodeType::uint12);
+  CHECK(std::memcmp(back[0].code_bytes(), packed.data(), packed.size()) == 0);
+  // A 4096 x 4096 layer holds 25,165,824 bytes of codes.
+  CHECK(qins::Uint12Codes::row_bytes(4096) * 4096 == 25165824u);
+  CHECK(qins::stored_type_info(CodeType::uint12).row_bytes(4096) == 6144u);
+}
+
 TEST_CASE("FileWriter writes tensor by tensor what serialize writes at once", "[io]") {
   const auto tensors = sample_v1_1();
   std::vector<qins::TensorPlan> plans;

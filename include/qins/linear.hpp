@@ -45,11 +45,12 @@ enum class ProductMode {
 /// products, y = W x + bias.
 ///
 /// Products: forward() (one input vector, GEMV) decodes each code with the hardware's
-/// fast reciprocal (refined by one Newton step for 16-bit codes) and applies 1/alpha once
-/// per row or group: each weight it uses differs from the exact decode w by at most
-/// decode_error_bound() * (|w| + 1/alpha), a bound each kernel path states for itself:
-/// AVX2 1.5 * 2^-12 = 3.7e-4 for uint8 (4.7% of the local code step; measured 2.6%),
-/// AVX-512 2^-14, 1e-6 for uint16 (3.3% of its step; measured 0.5%), far below the
+/// fast reciprocal (refined by one Newton step for 16-bit codes, and for 12-bit codes on
+/// AVX2) and applies 1/alpha once per row or group: each weight it uses differs from the
+/// exact decode w by at most decode_error_bound() * (|w| + 1/alpha), a bound each kernel
+/// path states for itself: AVX2 1.5 * 2^-12 = 3.7e-4 for uint8 (4.7% of the local code
+/// step; measured 2.6%), AVX-512 2^-14 for uint8 and uint12 (12.5% of a 12-bit step), 1e-6
+/// after a Newton step (uint16: 3.3% of its step; measured 0.5%), far below the
 /// format's own rounding error of up to half a step (tests/test_linear.cpp). The zero
 /// codes (0 and M) are no exception: in products they contribute about 3.7e-4 / alpha
 /// times their input (uint8) instead of exactly 0; decode() returns exact zeros.

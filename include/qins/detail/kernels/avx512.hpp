@@ -82,14 +82,15 @@ struct V {
   static F load_codes(const std::byte* codes, std::size_t i) {
     if constexpr (Format::codes_per_block == 2) {  // 12-bit: 24 bytes, or 26 from odd i
       const bool odd = i % 2;
-      const std::byte* p = codes + i / 2 * 3;
-      const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i rest = _mm_maskz_loadu_epi8(odd ? 0x3fff : 0x0fff, p + 12);  // to the end
-      const __m512i words = _mm512_cvtepu16_epi32(
-          _mm256_set_m128i(Packed12::words(rest, odd), Packed12::words(first, odd)));
-      const __m512i shift = odd ? _mm512_set1_epi64(4) : _mm512_set1_epi64(std::int64_t(4) << 32);
-      return _mm512_cvtepi32_ps(
-          _mm512_and_si512(_mm512_srlv_epi32(words, shift), _mm512_set1_epi32(0xfff)));
+      const __m256i raw = _mm256_maskz_loadu_epi8(odd ? 0x3ffffff : 0xffffff, codes + i / 2 * 3);
+      // Bytes 0 .. 15 to the low half, 12 .. 27 to the high: 8 codes' bytes in each.
+      const __m256i halves =
+          _mm256_permutevar8x32_epi32(raw, _mm256_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6));
+      const __m256i words =
+          _mm256_shuffle_epi8(halves, _mm256_broadcastsi128_si256(Packed12::word_control(odd)));
+      const __m256i shift = odd ? _mm256_set1_epi32(4) : _mm256_set1_epi32(4 << 16);
+      const __m256i c = _mm256_and_si256(_mm256_srlv_epi16(words, shift), _mm256_set1_epi16(0xfff));
+      return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c));
     } else if constexpr (Format::bytes_per_block == 1) {
       __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i));
       return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c));

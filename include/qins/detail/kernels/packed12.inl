@@ -8,14 +8,16 @@
 // own namespace and target region (SSSE3 is part of both).
 
 struct Packed12 {
-  /// From 16 bytes starting at the block of the first code, the 16-bit word holding each
-  /// of 8 consecutive codes: bytes 3t + q and 3t + q + 1 for the code at block t, parity q
-  /// (odd: the first code is the upper one of its block). A word still needs a right
-  /// shift by 4 q and the mask 0xfff: shift_right() gives the shifts.
+  /// The pshufb control that takes, from 16 bytes starting at the block of the first code,
+  /// the 16-bit word holding each of 8 consecutive codes: bytes 3t + q and 3t + q + 1 for
+  /// the code at block t, parity q (odd: the first code is the upper one of its block). A
+  /// word still needs a right shift by 4 q and the mask 0xfff.
+  static __m128i word_control(bool odd) {
+    return odd ? _mm_setr_epi8(1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, 12, 13)
+               : _mm_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11);
+  }
   static __m128i words(__m128i bytes, bool odd) {
-    return _mm_shuffle_epi8(bytes,
-                            odd ? _mm_setr_epi8(1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, 12, 13)
-                                : _mm_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11));
+    return _mm_shuffle_epi8(bytes, word_control(odd));
   }
   /// Bytes a 12-bit vector load needs past the block of its first code, for n codes.
   static constexpr std::size_t bytes_for(std::size_t n, bool odd) { return n / 2 * 3 + 2 * odd; }

@@ -16,12 +16,19 @@
 #define QINS_DETAIL_UNROLL _Pragma("GCC unroll 16")
 
 struct Kernels {
+  /// Whether the products refine the hardware reciprocal by a Newton step for Format:
+  /// when its error could exceed 1/8 of the finest code step (see fast_decoded_times_alpha).
+  template <class Format>
+  static constexpr bool needs_newton_step() {
+    return V::rcp_error * (double(Format::max_code) / 2.0) > 0.125;
+  }
+
   /// Largest error of a weight decoded by the products (gemv, gemm), in units of
-  /// |w| + 1/alpha: the reciprocal's relative error V::rcp_error for 8-bit codes; after
-  /// the Newton step of wider codes about 2^-22 (bounded by 1e-6). See fast_decoded_times_alpha.
+  /// |w| + 1/alpha: the reciprocal's relative error V::rcp_error; after a Newton step
+  /// (needs_newton_step) about 2^-22, bounded by 1e-6. See fast_decoded_times_alpha.
   template <class Format>
   static constexpr double decode_error_bound() {
-    return Format::bits > 8 ? 1e-6 : V::rcp_error;
+    return needs_newton_step<Format>() ? 1e-6 : V::rcp_error;
   }
 
   static void encode(const float* x, float* z, std::size_t n, float alpha) {
@@ -233,20 +240,21 @@ struct Kernels {
   // ---- Products with a code matrix ----
 
   // 1/d of integral-float codes, d = c - M/2: the hardware reciprocal, plus one Newton
-  // step for 16-bit codes (its accuracy: below).
+  // step where needs_newton_step (its accuracy: below).
   template <class Format>
   static typename V::F fast_reciprocal(typename V::F d) {
     auto r = V::rcp(d);
-    if constexpr (Format::bits > 8) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
+    if constexpr (needs_newton_step<Format>()) r = V::mul(r, V::fnmadd(d, r, V::set1(2.0f)));
     return r;
   }
 
   // u(c) = (M/2) / d - sign(d), d = c - M/2 (a half-integer of magnitude 0.5 .. M/2,
-  // exact in float), with 1/d from the hardware reciprocal. Its relative error (AVX2
-  // 1.5 * 2^-12, AVX-512 2^-14) costs u at most that times M/2 / |d| = 1 + alpha |w|:
-  // for 8-bit codes at most 4.7% of the local code step (the step is (1 + alpha|w|)^2 /
-  // (M/2) / alpha), so one reciprocal is enough; 16-bit codes are 256 times finer and
-  // get one Newton step (error ~2^-22, about 0.5% of their step).
+  // exact in float), with 1/d from the hardware reciprocal. Its relative error e (AVX2
+  // 1.5 * 2^-12, AVX-512 2^-14) costs u at most e M/2 / |d| = e (1 + alpha |w|), a
+  // fraction of at most e M/2 of the local code step (the step is (1 + alpha|w|)^2 /
+  // (M/2) / alpha): for 8-bit codes 4.7% (AVX2) or 0.8% (AVX-512), so one reciprocal is
+  // enough; for 12-bit codes 12.5% on AVX-512, still enough, and 75% on AVX2, which gets
+  // one Newton step (error ~2^-22), as 16-bit codes get on both.
   template <class Format>
   static typename V::F fast_decoded_times_alpha(typename V::F code) {
     const auto half = V::set1(float(Format::max_code) / 2.0f);
