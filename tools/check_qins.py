@@ -67,6 +67,17 @@ try:
     text16 = run(["run", os.path.join(tmp, "hf.qins"), "--tokenizer", TOK512, "--tokens", "30"]).stdout
     text32 = run(["run", STORIES, "--tokens", "30"]).stdout
     check(text16 == text32 and text32.startswith(STORIES_TEXT[:60]), "uint16 writes float32's text")
+    # Widths per layer for a KL budget: the plan is in the report and the file holds it.
+    mixed = os.path.join(tmp, "mixed.qins")
+    plan = json.loads(run(["convert", STORIES, mixed, "--max-kl", "1e-4", "--json"]).stdout)
+    widths = plan["widths"]
+    check(widths["measured_kl"] <= 1e-4 and len(widths["layers"]) == 35, "--max-kl: the plan")
+    bits = {l["name"]: l["bits"] for l in widths["layers"]}
+    check(set(bits.values()) <= {8, 12, 16} and len(set(bits.values())) > 1, "--max-kl mixes widths")
+    stored = {t["name"]: t["type"] for t in json.loads(run(["inspect", mixed, "--json"]).stdout)["tensors"]}
+    check(all(stored[n] == f"uint{b}" for n, b in bits.items()), "--max-kl: the file holds the plan")
+    check(run(["run", mixed, "--tokenizer", TOK512, "--tokens", "30"]).stdout.startswith(STORIES_TEXT[:40]),
+          "--max-kl: the model writes the story")
     # The table without --json names every layer; --layers leaves the rest in float32.
     table = run(["convert", STORIES, os.path.join(tmp, "ffn.qins"), "--layers", r"layers\.[0-4]\.w[123]"]).stdout
     check("layers.0.wq" in table and "float32" in table and "uint8" in table and "total:" in table, table)
@@ -114,6 +125,8 @@ try:
     one_line_error(["convert", truncated, out], 1, "truncated")
     check(not os.path.exists(out) and not os.path.exists(out + ".tmp"), "a failed convert leaves nothing")
     one_line_error(["convert", STORIES, out, "--bits", "7"], 2, "--bits")
+    one_line_error(["convert", STORIES, out, "--bits", "12", "--max-kl", "1e-4"], 2, "excludes")
+    one_line_error(["convert", STORIES, out, "--max-kl", "0"], 2, "--max-kl")
     one_line_error(["convert", STORIES, out, "--alpha", "group:x"], 2, "--alpha")
     one_line_error(["convert", STORIES, out, "--alpha", "sometimes"], 2, "--alpha")
     one_line_error(["convert", STORIES, out, "--layers", "layers.[0-4.w1"], 2, "without its ']'")

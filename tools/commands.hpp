@@ -23,6 +23,7 @@
 #include <qins/llama2/safetensors.hpp>
 #include <qins/llama2/sampler.hpp>
 #include <qins/llama2/tokenizer.hpp>
+#include <qins/llama2/widths.hpp>
 #include <qins/thread_pool.hpp>
 #include <string>
 #include <thread>
@@ -73,6 +74,7 @@ inline std::optional<llama2::Tokenizer> tokenizer_for(const Input& in, const lla
 struct ConvertArgs {
   std::string input, output;
   int bits = 8;
+  double max_kl = 0;  ///< > 0: widths per layer for this budget
   std::string alpha = "row";
   std::string layers;
   unsigned threads = default_threads();
@@ -87,11 +89,18 @@ inline void add_convert(CLI::App& app, ConvertArgs& a) {
   app.add_option("OUTPUT", a.output,
                  "the .qins model file to write (through OUTPUT.tmp, renamed at the end)")
       ->required();
-  app.add_option("--bits", a.bits,
-                 "code width of the converted layers: 8 (4x smaller), 12 (2.67x: two codes in "
-                 "three bytes) or 16 (2x)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({8, 12, 16}));
+  CLI::Option* bits = app.add_option("--bits", a.bits,
+                                     "code width of the converted layers: 8 (4x smaller), 12 "
+                                     "(2.67x: two codes in three bytes) or 16 (2x)")
+                          ->capture_default_str()
+                          ->check(CLI::IsMember({8, 12, 16}));
+  app.add_option("--max-kl", a.max_kl,
+                 "instead of one width: per layer the narrowest of 8, 12 and 16 bits that keeps "
+                 "the whole model within this mean KL divergence from float32 (nats per token), "
+                 "measured on three stories the float model writes (sampled at T = 1, seeds "
+                 "101-103); costs two evaluations per layer (e.g. 1e-5)")
+      ->check(CLI::PositiveNumber)
+      ->excludes(bits);
   app.add_option("--alpha", a.alpha,
                  "how alpha is chosen: row (one calibrated alpha per row), tensor (one per layer), "
                  "group:G (one per G weights of a row; rows G does not divide fall back to row), "
@@ -142,6 +151,45 @@ inline qins::LinearOptions linear_options(const ConvertArgs& a) {
   return o;
 }
 
+inline nlohmann::ordered_json width_plan_json(const llama2::WidthPlan& plan) {
+  nlohmann::ordered_json j;
+  j["max_kl"] = plan.max_kl;
+  j["predicted_kl"] = plan.predicted_kl;
+  j["measured_kl"] = plan.mixed.mean_kld;
+  j["measured_kl_stderr"] = plan.mixed.kld_stderr;
+  j["top1_agreement"] = plan.mixed.top1_agreement;
+  j["positions"] = plan.mixed.positions;
+  j["undone"] = plan.undone;
+  j["bytes"] = plan.bytes();
+  j["layers"] = nlohmann::ordered_json::array();
+  for (const auto& l : plan.layers)
+    j["layers"].push_back({{"name", l.name},
+                           {"bits", qins::stored_type_info(l.code_type()).bits},
+                           {"kl_alone_8", l.kl_alone[0]},
+                           {"kl_alone_12", l.kl_alone[1]},
+                           {"bytes", l.bytes}});
+  return j;
+}
+
+inline void print_width_plan(const llama2::WidthPlan& plan) {
+  std::printf("%-20s %12s %12s %5s\n", "layer", "KL alone: 8", "12 bits", "bits");
+  std::size_t uniform[3] = {};
+  for (const auto& l : plan.layers) {
+    std::printf("%-20s %12.2e %12.2e %5u\n", l.name.c_str(), l.kl_alone[0], l.kl_alone[1],
+                qins::stored_type_info(l.code_type()).bits);
+    for (std::size_t b = 0; b < 3; ++b) uniform[b] += l.bytes[b];
+  }
+  std::printf(
+      "widths for mean KL <= %.2e: predicted %.2e (the sum of the layers' KL alone), measured "
+      "%.2e (s.e. %.1e, top-1 %.3f) on %zu calibration positions%s; %zu bytes of these layers "
+      "against %zu at 8 bits, %zu at 12, %zu at 16\n",
+      plan.max_kl, plan.predicted_kl, plan.mixed.mean_kld, plan.mixed.kld_stderr,
+      plan.mixed.top1_agreement, plan.mixed.positions,
+      plan.undone ? (", after undoing " + std::to_string(plan.undone) + " narrowing steps").c_str()
+                  : "",
+      plan.bytes(), uniform[0], uniform[1], uniform[2]);
+}
+
 inline int run_convert(const ConvertArgs& a) {
   llama2::ConvertOptions options;
   options.linear = linear_options(a);
@@ -164,6 +212,22 @@ inline int run_convert(const ConvertArgs& a) {
   qins::ThreadPool pool(a.threads);
   const bool terminal = isatty(fileno(stderr));
   const auto start = std::chrono::steady_clock::now();
+  std::optional<llama2::WidthPlan> plan;
+  if (a.max_kl > 0) {
+    std::fprintf(stderr, "measuring each layer at 8 and 12 bits for a mean KL within %g\n",
+                 a.max_kl);
+    const llama2::Model float_model = llama2::Model::load(*open_source(in));
+    const int n = std::min(128, float_model.config().seq_len - 1);
+    std::vector<llama2::Sequence> calibration;
+    for (std::uint64_t seed = 101; seed <= 103; ++seed)
+      calibration.push_back(llama2::write_sequence(float_model,
+                                                   "sampled, T = 1, seed " + std::to_string(seed),
+                                                   {1}, n, llama2::Sampler(1.0f, 1.0f, seed)));
+    plan = llama2::plan_widths(float_model,
+                               llama2::make_reference(float_model, std::move(calibration)), options,
+                               a.max_kl);
+    options.code_types = plan->code_types();
+  }
   std::fprintf(stderr, "converting %s '%s' to '%s'\n", to_string(in.kind), a.input.c_str(),
                a.output.c_str());
   const llama2::ConversionReport report = llama2::convert_to_file(
@@ -207,9 +271,11 @@ inline int run_convert(const ConvertArgs& a) {
     j["weight_bytes"] = report.weight_bytes();
     j["fp32_bytes"] = report.fp32_bytes();
     j["rel_rmse"] = report.relative_rms_error();
+    if (plan) j["widths"] = width_plan_json(*plan);
     std::printf("%s\n", j.dump(1).c_str());
     return 0;
   }
+  if (plan) print_width_plan(*plan);
   std::printf("%-20s %13s %-14s %-14s %10s %10s\n", "layer", "shape", "stored as", "alpha", "bytes",
               "rel. error");
   for (const auto& l : report.layers) {
@@ -469,6 +535,12 @@ inline void add_validate(CLI::App& app, ValidateArgs& a) {
   app.add_flag("--json", a.json, "print the report as JSON (schema in README.md) instead of text");
   app.add_option("--plot", a.plot_dir,
                  "write qins_error_vs_bits.svg and qins_kl_vs_bits.svg into this folder");
+  app.add_option("--max-kl", a.options.max_kl,
+                 "add a configuration per value (comma-separated): widths of 8, 12 or 16 bits "
+                 "per layer chosen for that mean KL, as qins convert --max-kl chooses them "
+                 "(calibrated on other sequences than the ones measured here)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
 }
 
 inline int run_validate(ValidateArgs& a) {
@@ -489,7 +561,8 @@ inline int run_validate(ValidateArgs& a) {
       throw UsageError("--plot '" + a.plot_dir + "': cannot create the folder (" +
                        (ec ? ec.message() : std::string("not a folder")) + ")");
   }
-  const auto schemes = default_schemes();
+  auto schemes = default_schemes();
+  for (Scheme& s : mixed_schemes(options.max_kl)) schemes.push_back(std::move(s));
   qins::ThreadPool pool(options.threads);
   const bool progress = isatty(fileno(stderr));
   std::vector<ModelReport> reports;

@@ -377,7 +377,8 @@ inline void write_plot(const std::string& path, const std::vector<ModelReport>& 
   svg << "<text transform='translate(22," << (top + H - bottom) / 2
       << ") rotate(-90)' text-anchor='middle'>" << xml_escape(y_label) << "</text>\n";
   static const char* colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
-                                  "#a6761d", "#666666", "#1f78b4", "#b2182b", "#17becf", "#000000"};
+                                  "#a6761d", "#666666", "#1f78b4", "#b2182b", "#17becf", "#000000",
+                                  "#e377c2", "#8c564b", "#bcbd22", "#9467bd", "#ff7f0e", "#2ca02c"};
   constexpr std::size_t kColours = sizeof(colours) / sizeof(colours[0]);
   auto marker = [&](std::size_t model, double cx, double cy, const char* colour,
                     const std::string& attrs) {

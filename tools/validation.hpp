@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <qins/llama2/convert.hpp>
 #include <qins/llama2/evaluate.hpp>
 #include <qins/llama2/tokenizer.hpp>
+#include <qins/llama2/widths.hpp>
 #include <qins/thread_pool.hpp>
 #include <random>
 #include <string>
@@ -40,7 +42,10 @@ struct Scheme {
   int bits = 32;      ///< bits of one stored code, before scales
   std::string alpha;  ///< how the scale is chosen: "1", "per row", "absmax per 32", ...
   bool qins = true;
-  qins::LinearOptions options;                                        ///< QINS
+  qins::LinearOptions options;  ///< QINS
+  /// > 0: QINS with a width per layer (8, 12 or 16 bits: llama2::plan_widths) for this
+  /// mean KL, planned on calibration sequences other than the reference's; bits is 0.
+  double max_kl = 0;
   llama2::BaselineFormat baseline = llama2::BaselineFormat::float16;  ///< not QINS
 };
 
@@ -96,6 +101,36 @@ inline std::vector<Scheme> default_schemes() {
             "absmax per 32, float16")};
 }
 
+/// QINS with widths per layer for each KL budget, alpha per row.
+inline std::vector<Scheme> mixed_schemes(const std::vector<double>& budgets) {
+  std::vector<Scheme> out;
+  for (double kl : budgets) {
+    Scheme s;
+    char budget[32];
+    std::snprintf(budget, sizeof budget, "%.0e", kl);
+    s.name = std::string("mixed widths, KL <= ") + budget;
+    s.label = std::string("QINS mix ") + budget;
+    s.bits = 0;
+    s.alpha = "per row";
+    s.options.granularity = qins::AlphaGranularity::per_row;
+    s.max_kl = kl;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+/// The calibration sequences of the mixed schemes: three stories the float model samples
+/// (T = 1, seeds 101-103, at most 128 tokens), apart from the reference's sequences.
+inline llama2::Reference calibration_reference(const llama2::Model& float_model) {
+  const int n = std::min(128, float_model.config().seq_len - 1);
+  std::vector<llama2::Sequence> sequences;
+  for (std::uint64_t seed = 101; seed <= 103; ++seed)
+    sequences.push_back(llama2::write_sequence(float_model,
+                                               "sampled, T = 1, seed " + std::to_string(seed), {1},
+                                               n, llama2::Sampler(1.0f, 1.0f, seed)));
+  return llama2::make_reference(float_model, std::move(sequences));
+}
+
 /// A layer in a scheme's format, with what it cost and how far it is from the weights.
 struct ConvertedLayer {
   std::shared_ptr<const llama2::LinearOp> op;
@@ -141,11 +176,12 @@ inline ConvertedLayer convert_layer(const Scheme& s, const std::string& name, co
 
 struct Options {
   std::vector<std::string> models;
-  std::string tokenizer;   ///< empty: the one beside each model
-  std::string prompt;      ///< empty: greedy text from BOS
-  int tokens = 200;        ///< new tokens per reference sequence
-  int samples = 3;         ///< sequences sampled at temperature 1
-  std::uint64_t seed = 1;  ///< seed of the first sample (the next ones: seed + 1, ...)
+  std::string tokenizer;       ///< empty: the one beside each model
+  std::string prompt;          ///< empty: greedy text from BOS
+  int tokens = 200;            ///< new tokens per reference sequence
+  int samples = 3;             ///< sequences sampled at temperature 1
+  std::uint64_t seed = 1;      ///< seed of the first sample (the next ones: seed + 1, ...)
+  std::vector<double> max_kl;  ///< one mixed-width configuration per budget (mixed_schemes)
   unsigned threads = 2;
 };
 
@@ -335,17 +371,38 @@ inline ModelReport validate_model(const std::string& path, const Options& option
       report.linear_weights += shape.first * shape.second;
     }
 
+  const bool any_mixed =
+      std::any_of(schemes.begin(), schemes.end(), [](const Scheme& s) { return s.max_kl > 0; });
+  const llama2::Reference calibration =
+      any_mixed ? calibration_reference(base) : llama2::Reference{};
+
   report.results.resize(schemes.size());
   pool.parallel_for(schemes.size(), [&](std::size_t i) {
     const Scheme& s = schemes[i];
     SchemeResult& r = report.results[i];
     r.scheme = &s;
+    llama2::ConvertOptions widths;  // the code type of each layer of a mixed scheme
+    if (s.max_kl > 0) {
+      widths.linear = s.options;
+      const llama2::WidthPlan plan = llama2::plan_widths(base, calibration, widths, s.max_kl);
+      widths.code_types = plan.code_types();
+      int count[3] = {};
+      for (const auto& l : plan.layers) ++count[l.choice];
+      char note[160];
+      std::snprintf(note, sizeof note,
+                    "%d layers at 8 bits, %d at 12, %d at 16; KL %.1e on the calibration "
+                    "sequences (predicted %.1e)",
+                    count[0], count[1], count[2], plan.mixed.mean_kld, plan.predicted_kl);
+      r.notes.push_back(note);
+    }
     llama2::Model converted = base;  // shares the tensors; each slot gets its own op below
     double error = 0, codec_error = 0, norm = 0;
     for (const Slot& slot : slots) {
       const auto [rows, cols] = base.shape(slot.layer, slot.kind);
-      ConvertedLayer c =
-          convert_layer(s, slot.name, base.dense_weights(slot.layer, slot.kind), rows, cols);
+      Scheme layer_scheme = s;
+      if (s.max_kl > 0) layer_scheme.options = widths.linear_for(slot.name);
+      ConvertedLayer c = convert_layer(layer_scheme, slot.name,
+                                       base.dense_weights(slot.layer, slot.kind), rows, cols);
       r.weights += rows * cols;
       r.fp32_bytes += rows * cols * sizeof(float);
       r.weight_bytes += c.bytes;

@@ -129,6 +129,17 @@ struct ConvertOptions {
   /// the layers whose whole name ("layers.3.wq") it matches are converted (among those
   /// `layers` selects). "*.w1,*.w2,*.w3" is the feed-forward layers of every block.
   std::string pattern;
+  /// Code types per layer name ("layers.3.wq"), overriding linear.code_type for those
+  /// layers (a width plan: widths.hpp, WidthPlan::code_types()).
+  std::vector<std::pair<std::string, CodeType>> code_types;
+
+  /// The options a converted layer gets: `linear`, with its code type from code_types.
+  LinearOptions linear_for(const std::string& name) const {
+    LinearOptions o = linear;
+    for (const auto& [layer, type] : code_types)
+      if (layer == name) o.code_type = type;
+    return o;
+  }
 
   /// Whether the layer is converted. @throws qins::Error (invalid_argument) for a
   /// pattern that LayerPattern rejects.
@@ -286,7 +297,7 @@ inline ConversionReport convert(Model& model, const ConvertOptions& options = {}
         report.layers.push_back(float_layer_report(name, w, rows, cols));
         continue;
       }
-      ConvertedLayer c = convert_layer(name, w, rows, cols, options.linear);
+      ConvertedLayer c = convert_layer(name, w, rows, cols, options.linear_for(name));
       model.set_linear(layer, kind, linear_op_for(std::move(c.layer)));
       report.layers.push_back(std::move(c.report));
     }
@@ -314,7 +325,7 @@ inline Model load_converted(const ModelSource& source, const ConvertOptions& opt
       return std::shared_ptr<const LinearOp>(
           std::make_shared<DenseLinear>(std::move(w), rows, cols));
     }
-    ConvertedLayer c = convert_layer(name, w.data(), rows, cols, options.linear);
+    ConvertedLayer c = convert_layer(name, w.data(), rows, cols, options.linear_for(name));
     r.layers.push_back(std::move(c.report));
     return linear_op_for(std::move(c.layer));
   });

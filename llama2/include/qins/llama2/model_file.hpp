@@ -265,7 +265,7 @@ struct ConvertProgress {
 /// Converts the model `source` describes straight into a .qins model file, one tensor at a
 /// time: peak memory is about one float32 tensor plus its codes (the source releases each
 /// tensor after it is read), whatever the model's size. Selected projections get
-/// options.linear (see convert_layer, stored_layout); the others and the float tensors
+/// options.linear_for() them (see convert_layer, stored_layout); the others and the float tensors
 /// stay float32. Rows are quantized on `pool`'s threads if given. Calls `progress` before
 /// each tensor. Writes through path + ".tmp", renamed at the end: a failure never leaves a
 /// partial file under `path`. @throws qins::Error as the source, convert_layer and
@@ -296,8 +296,9 @@ inline ConversionReport convert_to_file(
                    AlphaLayout{AlphaGranularity::fixed, 0},
                    false};
       if (options.selects(l, k)) {
-        p.code_type = options.linear.quantize ? options.linear.code_type : CodeType::float32;
-        p.layout = stored_layout(options.linear, cols);
+        const LinearOptions o = options.linear_for(p.name);
+        p.code_type = o.quantize ? o.code_type : CodeType::float32;
+        p.layout = stored_layout(o, cols);
       }
       plans.push_back(std::move(p));
       order.emplace_back(tensor_of(k), l);
@@ -325,7 +326,7 @@ inline ConversionReport convert_to_file(
       continue;
     }
     ConvertedLayer converted =
-        convert_layer(p.name, w.data(), p.rows, p.cols, options.linear, pool);
+        convert_layer(p.name, w.data(), p.rows, p.cols, options.linear_for(p.name), pool);
     report.layers.push_back(std::move(converted.report));
     writer.write(converted.layer.tensor());
   }
