@@ -217,15 +217,7 @@ inline int run_convert(const ConvertArgs& a) {
     std::fprintf(stderr, "measuring each layer at 8 and 12 bits for a mean KL within %g\n",
                  a.max_kl);
     const llama2::Model float_model = llama2::Model::load(*open_source(in));
-    const int n = std::min(128, float_model.config().seq_len - 1);
-    std::vector<llama2::Sequence> calibration;
-    for (std::uint64_t seed = 101; seed <= 103; ++seed)
-      calibration.push_back(llama2::write_sequence(float_model,
-                                                   "sampled, T = 1, seed " + std::to_string(seed),
-                                                   {1}, n, llama2::Sampler(1.0f, 1.0f, seed)));
-    plan = llama2::plan_widths(float_model,
-                               llama2::make_reference(float_model, std::move(calibration)), options,
-                               a.max_kl);
+    plan = llama2::plan_widths(float_model, calibration_reference(float_model), options, a.max_kl);
     options.code_types = plan->code_types();
   }
   std::fprintf(stderr, "converting %s '%s' to '%s'\n", to_string(in.kind), a.input.c_str(),
