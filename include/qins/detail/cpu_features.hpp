@@ -38,7 +38,8 @@ inline bool detect_amx_int8() noexcept {
   if (!((edx >> 24) & 1) || !((edx >> 25) & 1)) return false;  // EDX 24, 25: AMX-TILE, -INT8
   unsigned lo = 0, hi = 0;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  if (((lo >> 17) & 3) != 3) return false;  // XCR0 17, 18: the OS manages the tile state
+  const unsigned long long xcr0 = static_cast<unsigned long long>(hi) << 32 | lo;
+  if (((xcr0 >> 17) & 3) != 3) return false;  // XCR0 17, 18: the OS manages the tile state
 #if defined(__linux__)
   constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
   return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;

@@ -1,0 +1,232 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// The CUDA kernel behind DeviceLinear's products: y = W x (+ bias) for up to kMaxBatch
+// inputs per launch, straight from the codes.
+//
+// Work split: a block is kWarps warps; each warp owns R consecutive rows and sweeps their
+// columns in chunks of kChunk codes, lane l taking chunks l, l + 32, ... (consecutive
+// lanes read consecutive bytes). A chunk's codes are loaded as 32-bit words with one or
+// two vector loads (uint8: 16 bytes, uint12: 24, uint16: 32; the device rows are padded to
+// whole chunks with code 0), the next chunk's words are in flight while this one is
+// decoded, and the inputs of a chunk are read once for all R rows. Each lane sums its
+// chunks in float; a warp reduction then gives each row's sum, which the lane that owns
+// it scales (per-row or per-tensor alpha), offsets by the bias and stores.
+//
+// Decoding u = (M/2 - |d|) / d, d = code - M/2 (the scalar reference's closed form, times
+// alpha), one of two ways:
+// - uint8: u from a table of the 256 exact values in shared memory, 32 copies of it laid
+//   out so that lane l always reads bank l (no bank conflicts for any codes);
+// - uint12 and uint16: with D = 2 code - M (an odd integer), u = M / D - sign(D), one
+//   hardware reciprocal (rcp.approx, at most 1 ulp off) and one fma. D is built without an
+//   int-to-float conversion: the float 2^23 + 2 code has the code in its mantissa.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qins::cuda::detail {
+
+inline constexpr int kWarps = 8;              ///< warps per block
+inline constexpr int kThreads = 32 * kWarps;  ///< threads per block
+inline constexpr int kChunk = 16;             ///< codes per lane per step
+inline constexpr int kMaxBatch = 16;          ///< inputs per launch
+inline constexpr int kTableCopies = 32;       ///< one per bank
+inline constexpr int kTableEntries = 256;     ///< uint8 codes
+inline constexpr std::size_t kTableBytes = sizeof(float) * kTableEntries * kTableCopies;
+
+/// How the scales (1/alpha) apply within a row.
+enum class ScaleMode {
+  per_row,     ///< one scale per row (per-row, per-tensor and fixed alpha): applied to the sum
+  per_chunk,   ///< groups of a whole number of chunks: applied to each chunk's partial sum
+  per_weight,  ///< any other group size: applied to each decoded weight
+};
+
+/// Everything a launch reads and writes. Codes: row r at codes + r * pitch, kChunk-code
+/// chunks of `chunk_bytes` bytes, zero-padded to whole chunks. Scales: weight (r, c) has
+/// scales[r * scale_stride + c / span]. Input b is x + b * ldx, output b y + b * ldy.
+struct GemvArgs {
+  const unsigned char* codes = nullptr;
+  std::size_t pitch = 0;
+  int rows = 0, cols = 0;
+  const float* scales = nullptr;
+  int scale_stride = 0, span = 0;
+  const float* bias = nullptr;   ///< rows floats, or null
+  const float* table = nullptr;  ///< the 256 values of u, for the uint8 table decode
+  const float* x = nullptr;
+  std::size_t ldx = 0;
+  float* y = nullptr;
+  std::size_t ldy = 0;
+  int batch = 0;          ///< inputs of this launch, 1 .. B
+  bool x_vector = false;  ///< every input chunk can be read as float4 (16-byte aligned)
+};
+
+/// Code j (0 .. kChunk - 1) of a chunk held as 32-bit little-endian words, shifted left by
+/// one (2 code); for a compile-time j this is one or two shifts and a mask.
+template <unsigned Bits, int J>
+__device__ __forceinline__ unsigned twice_code(const unsigned* w) {
+  constexpr unsigned bit = Bits * J, word = bit / 32, shift = bit % 32;
+  constexpr unsigned mask = (1u << Bits) - 1;
+  unsigned v;
+  if constexpr (shift + Bits <= 32)
+    v = w[word] >> shift;
+  else
+    v = __funnelshift_r(w[word], w[word + 1], shift);
+  return (v & mask) << 1;
+}
+
+/// Reciprocal to within 1 ulp (PTX rcp.approx.ftz.f32: one MUFU instruction).
+__device__ __forceinline__ float fast_reciprocal(float v) {
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
+
+/// u of one code, from twice the code: the table (uint8) or the reciprocal.
+template <unsigned Bits, bool Table>
+__device__ __forceinline__ float decode_u(unsigned code2, const float* lane_table) {
+  if constexpr (Table) {
+    return lane_table[(code2 >> 1) * kTableCopies];
+  } else {
+    constexpr float m = float((1u << Bits) - 1);
+    // 2^23 + 2 code as a float, minus 2^23 + M: D = 2 code - M exactly.
+    const float d = __uint_as_float(0x4B000000u | code2) - (8388608.0f + m);
+    return fmaf(m, fast_reciprocal(d), -copysignf(1.0f, d));
+  }
+}
+
+template <unsigned Bits>
+struct ChunkWords {
+  static constexpr int count = int(Bits) * kChunk / 32;  // 8, 12 or 16 bytes / 4
+  unsigned w[count];
+  __device__ __forceinline__ void load(const unsigned char* p) {
+    if constexpr (count % 4 == 0) {
+#pragma unroll
+      for (int i = 0; i < count / 4; ++i) {
+        const uint4 v = __ldcs(reinterpret_cast<const uint4*>(p) + i);
+        w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < count / 2; ++i) {
+        const uint2 v = __ldcs(reinterpret_cast<const uint2*>(p) + i);
+        w[2 * i] = v.x, w[2 * i + 1] = v.y;
+      }
+    }
+  }
+};
+
+/// Decodes the kChunk codes of one chunk into u[0 .. kChunk).
+template <unsigned Bits, bool Table, int... J>
+__device__ __forceinline__ void decode_chunk(const unsigned* w, const float* lane_table, float* u,
+                                             std::integer_sequence<int, J...>) {
+  ((u[J] = decode_u<Bits, Table>(twice_code<Bits, J>(w), lane_table)), ...);
+}
+
+/// The inputs of columns c0 .. c0 + kChunk of input b (zero past the last column).
+__device__ __forceinline__ void load_inputs(const GemvArgs& a, int b, int c0, float* v) {
+  const float* x = a.x + b * a.ldx + c0;
+  if (a.x_vector && c0 + kChunk <= a.cols) {
+#pragma unroll
+    for (int i = 0; i < kChunk / 4; ++i) {
+      const float4 q = __ldg(reinterpret_cast<const float4*>(x) + i);
+      v[4 * i] = q.x, v[4 * i + 1] = q.y, v[4 * i + 2] = q.z, v[4 * i + 3] = q.w;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) v[j] = c0 + j < a.cols ? __ldg(x + j) : 0.0f;
+  }
+}
+
+/// y = W x (+ bias) for a.batch <= B inputs, R rows per warp. Launch with kThreads threads
+/// and, for the table decode, kTableBytes of dynamic shared memory.
+template <unsigned Bits, bool Table, int R, int B, ScaleMode Scale>
+__global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvArgs a) {
+  extern __shared__ float shared_table[];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const float* lane_table = nullptr;
+  if constexpr (Table) {
+    for (int i = threadIdx.x; i < kTableEntries * kTableCopies; i += kThreads)
+      shared_table[i] = a.table[i / kTableCopies];
+    __syncthreads();
+    lane_table = shared_table + lane;
+  }
+  const int r0 = (blockIdx.x * kWarps + warp) * R;
+  if (r0 >= a.rows) return;
+  // Rows past the end repeat the last row (their sums are never stored).
+  const unsigned char* row[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) row[r] = a.codes + std::size_t(min(r0 + r, a.rows - 1)) * a.pitch;
+
+  float acc[R][B] = {};
+  constexpr int chunk_bytes = int(Bits) * kChunk / 8;
+  const int chunks = (a.cols + kChunk - 1) / kChunk;
+  ChunkWords<Bits> next[R];
+  if (lane < chunks)
+#pragma unroll
+    for (int r = 0; r < R; ++r) next[r].load(row[r] + lane * chunk_bytes);
+  for (int k = lane; k < chunks; k += 32) {
+    ChunkWords<Bits> cur[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) cur[r] = next[r];
+    if (k + 32 < chunks)
+#pragma unroll
+      for (int r = 0; r < R; ++r) next[r].load(row[r] + (k + 32) * chunk_bytes);
+    const int c0 = k * kChunk;
+    float u[R][kChunk];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      decode_chunk<Bits, Table>(cur[r].w, lane_table, u[r],
+                                std::make_integer_sequence<int, kChunk>{});
+      if constexpr (Scale == ScaleMode::per_weight) {
+        const float* s = a.scales + std::size_t(min(r0 + r, a.rows - 1)) * a.scale_stride;
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j) u[r][j] *= c0 + j < a.cols ? s[(c0 + j) / a.span] : 0.0f;
+      }
+    }
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      if (b >= a.batch) break;
+      float v[kChunk];
+      load_inputs(a, b, c0, v);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if constexpr (Scale == ScaleMode::per_chunk) {
+          float partial = 0.0f;
+#pragma unroll
+          for (int j = 0; j < kChunk; ++j) partial = fmaf(u[r][j], v[j], partial);
+          const float s =
+              a.scales[std::size_t(min(r0 + r, a.rows - 1)) * a.scale_stride + c0 / a.span];
+          acc[r][b] = fmaf(partial, s, acc[r][b]);
+        } else {
+#pragma unroll
+          for (int j = 0; j < kChunk; ++j) acc[r][b] = fmaf(u[r][j], v[j], acc[r][b]);
+        }
+      }
+    }
+  }
+  // Warp sums; lane r * B + b ends up storing row r0 + r of output b.
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      float s = acc[r][b];
+#pragma unroll
+      for (int offset = 16; offset > 0; offset /= 2) s += __shfl_xor_sync(0xffffffffu, s, offset);
+      acc[r][b] = s;
+    }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      if (lane != (r * B + b) % 32 || b >= a.batch || r0 + r >= a.rows) continue;
+      float out = acc[r][b];
+      if (Scale == ScaleMode::per_row && a.cols > 0)
+        out *= a.scales[std::size_t(r0 + r) * a.scale_stride];
+      if (a.bias) out += a.bias[r0 + r];
+      a.y[b * a.ldy + r0 + r] = out;
+    }
+}
+
+}  // namespace qins::cuda::detail

@@ -1,0 +1,276 @@
+// SPDX-FileCopyrightText: 2026 The qins authors
+// SPDX-License-Identifier: MIT
+// DeviceLinear: a QinsLinear's codes, scales and bias in GPU memory, with its products
+// computed on the GPU straight from the codes. Include from CUDA C++ (nvcc, sm_90 or any
+// other target of CUDA 12+).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+// The host headers are plain C++ for the host compiler: Eigen (under QinsLinear) is used on
+// the host only (EIGEN_NO_CUDA, unless the includer chose otherwise), and nvcc's front end
+// is told not to warn about GCC's unroll pragma in the CPU kernels.
+#ifndef EIGEN_NO_CUDA
+#define EIGEN_NO_CUDA
+#endif
+#pragma nv_diagnostic push
+#pragma nv_diag_suppress 1675
+#include "../code_format.hpp"
+#include "../error.hpp"
+#include "../linear.hpp"
+#include "../tensor.hpp"
+#pragma nv_diagnostic pop
+
+#include "detail/gemv.cuh"
+#include "device_buffer.cuh"
+#include "error.cuh"
+
+namespace qins::cuda {
+
+/// A linear layer on one GPU: y = W x + bias with W held as the QINS codes of a host
+/// layer (uint8, uint12 or uint16; alpha per tensor, row or group).
+///
+/// Construction copies the codes (each row padded with code 0 to a whole number of 16-code
+/// chunks), the scales (1/alpha), the bias and, for uint8, the table of the 256 decoded
+/// values to the device that is current then; products run there, on the caller's stream,
+/// allocate nothing, and never build the float matrix. Inputs and outputs are float32 in
+/// device memory (cudaMalloc or managed).
+///
+/// Accuracy: with w the exact weights (the scalar reference's decode) and y* = W x,
+///     |y - y*| <= decode_error_bound() * sum_j (|w_j| + 1/alpha_j) |x_j|
+///                + accumulation_error_bound() * sum_j |w_j x_j|  (+ 2^-24 |y| with a bias)
+/// per output. uint8 reads each u = alpha w from a table of correctly rounded values; uint12
+/// and uint16 compute it with one hardware reciprocal (at most 1 ulp off) and one fma. The
+/// sums are float, at most 16 per lane per 512 columns, then a 5-level warp reduction.
+/// NaN and infinite inputs propagate as in any float product.
+///
+/// Thread safety: a const DeviceLinear may be used from several host threads and streams
+/// at once. Destroy it only after the work queued on it is done.
+class DeviceLinear {
+ public:
+  /// An empty 0 x 0 layer with no device memory.
+  DeviceLinear() = default;
+
+  /// The layer of a host QinsLinear (its codes, scales and bias are copied once).
+  /// @throws qins::Error as DeviceLinear(const QinsTensor&).
+  explicit DeviceLinear(const QinsLinear& layer) : DeviceLinear(layer.tensor()) {}
+
+  /// The layer of a stored tensor. @throws qins::Error (invalid_argument) for a tensor of
+  /// float32 z values or plain floats (no codes), one too large for the kernels' 32-bit
+  /// indices, or any CUDA failure (with CUDA's message).
+  explicit DeviceLinear(const QinsTensor& tensor)
+      : name_(tensor.name()),
+        rows_(tensor.rows()),
+        cols_(tensor.cols()),
+        code_type_(tensor.code_type()),
+        layout_(tensor.layout()),
+        has_bias_(tensor.has_bias()) {
+    if (!is_code_format(code_type_))
+      throw Error(ErrorKind::invalid_argument,
+                  std::string("a tensor of ") + to_string(code_type_) +
+                      " has no codes: only uint8, uint12 and uint16 layers run on the GPU",
+                  name_);
+    constexpr std::size_t max_index = std::numeric_limits<int>::max() - 2 * detail::kChunk;
+    if (rows_ > max_index || cols_ > max_index)
+      throw Error(ErrorKind::invalid_argument,
+                  "layer of " + std::to_string(rows_) + " x " + std::to_string(cols_) +
+                      " is too large for the GPU kernels (at most " + std::to_string(max_index) +
+                      " rows and columns)",
+                  name_);
+    check(cudaGetDevice(&device_), "cudaGetDevice", name_);
+    bits_ = stored_type_info(code_type_).bits;
+    const std::size_t chunks = (cols_ + detail::kChunk - 1) / detail::kChunk;
+    pitch_ = chunks * (bits_ * detail::kChunk / 8);
+    span_ = tensor.segment_length();
+    scale_stride_ = tensor.scale_stride();
+
+    if (rows_ > 0 && pitch_ > 0) {
+      codes_ = DeviceBuffer(rows_ * pitch_);
+      check(cudaMemset(codes_.data(), 0, codes_.size()), "cudaMemset", name_);
+      check(cudaMemcpy2D(codes_.data(), pitch_, tensor.code_bytes(), tensor.row_bytes(),
+                         tensor.row_bytes(), rows_, cudaMemcpyHostToDevice),
+            "cudaMemcpy2D (codes)", name_);
+    }
+    upload(scales_, tensor.scales());
+    upload(bias_, tensor.bias());
+    if (code_type_ == CodeType::uint8) {
+      std::vector<float> table(detail::kTableEntries);
+      for (std::uint32_t c = 0; c < table.size(); ++c)
+        table[c] = qins::detail::scalar::decoded_times_alpha_ref<Uint8Codes, float>(c);
+      upload(table_, table);
+    }
+  }
+
+  std::size_t rows() const noexcept { return rows_; }  ///< output features
+  std::size_t cols() const noexcept { return cols_; }  ///< input features
+  CodeType code_type() const noexcept { return code_type_; }
+  const AlphaLayout& layout() const noexcept { return layout_; }
+  const std::string& name() const noexcept { return name_; }
+  bool has_bias() const noexcept { return has_bias_; }
+  /// The device the layer lives on (current at construction).
+  int device() const noexcept { return device_; }
+
+  /// Device memory held: codes (with their row padding), scales, bias and table.
+  std::size_t device_bytes() const noexcept {
+    return codes_.size() + scales_.size() + bias_.size() + table_.size();
+  }
+  /// Bytes of one device row of codes (whole 16-code chunks).
+  std::size_t row_pitch() const noexcept { return pitch_; }
+
+  /// Bound on the decode error, in units of |w| + 1/alpha (see the class comment): 2^-23
+  /// for the uint8 table, 2^-21 for the reciprocal of uint12 and uint16.
+  double decode_error_bound() const noexcept {
+    return code_type_ == CodeType::uint8 ? 0x1p-23 : 0x1p-21;
+  }
+  /// Bound on the float sums' rounding, in units of sum |w x| (see the class comment).
+  double accumulation_error_bound() const noexcept {
+    const std::size_t sweeps = (cols_ + 32 * detail::kChunk - 1) / (32 * detail::kChunk);
+    return double(2 * detail::kChunk * sweeps + 8) * 0x1p-24;
+  }
+
+  // ---- Products ----
+
+  /// y = W x + bias on `stream`: x holds cols() floats and y receives rows() floats, both
+  /// in device memory and not overlapping. Returns once the work is queued.
+  /// @throws qins::Error (invalid_argument) for null, host or overlapping buffers, a
+  /// device other than the layer's, or a launch failure (with CUDA's message).
+  void forward(const float* x, float* y, cudaStream_t stream = nullptr) const {
+    forward_batch(x, 1, y, stream);
+  }
+
+  /// Y = W X + bias for `batch` inputs on `stream`: input b is x[b * cols() ..), output b
+  /// y[b * rows() ..). Each launch decodes W once for up to 16 inputs (larger batches take
+  /// one launch per 16). @throws qins::Error as forward().
+  void forward_batch(const float* x, std::size_t batch, float* y,
+                     cudaStream_t stream = nullptr) const {
+    if (rows_ == 0 || batch == 0) return;
+    if (batch > std::numeric_limits<int>::max() / std::max<std::size_t>(rows_, cols_))
+      throw Error(ErrorKind::invalid_argument, "batch size overflows", name_);
+    check_buffer(x, cols_ * batch, "input");
+    check_buffer(y, rows_ * batch, "output");
+    const auto a = reinterpret_cast<std::uintptr_t>(x), b = reinterpret_cast<std::uintptr_t>(y);
+    if (cols_ * batch > 0 && a < b + rows_ * batch * sizeof(float) &&
+        b < a + cols_ * batch * sizeof(float))
+      throw Error(ErrorKind::invalid_argument,
+                  "the output overlaps the input: give y its own buffer", name_);
+    int current = -1;
+    check(cudaGetDevice(&current), "cudaGetDevice", name_);
+    if (current != device_)
+      throw Error(ErrorKind::invalid_argument,
+                  "the layer lives on device " + std::to_string(device_) + " but device " +
+                      std::to_string(current) + " is current",
+                  name_);
+    for (std::size_t b0 = 0; b0 < batch; b0 += detail::kMaxBatch) {
+      const std::size_t n = std::min<std::size_t>(detail::kMaxBatch, batch - b0);
+      launch(x + b0 * cols_, n, y + b0 * rows_, stream);
+    }
+  }
+
+ private:
+  template <class T>
+  void upload(DeviceBuffer& buffer, const std::vector<T>& values) {
+    if (values.empty()) return;
+    buffer = DeviceBuffer(values.size() * sizeof(T));
+    check(cudaMemcpy(buffer.data(), values.data(), buffer.size(), cudaMemcpyHostToDevice),
+          "cudaMemcpy", name_);
+  }
+
+  void check_buffer(const float* p, std::size_t n, const char* what) const {
+    if (n == 0) return;
+    if (!p)
+      throw Error(ErrorKind::invalid_argument, std::string("null ") + what + " buffer", name_);
+    cudaPointerAttributes attributes{};
+    check(cudaPointerGetAttributes(&attributes, p), "cudaPointerGetAttributes", name_);
+    if (attributes.type != cudaMemoryTypeDevice && attributes.type != cudaMemoryTypeManaged)
+      throw Error(ErrorKind::invalid_argument,
+                  std::string("the ") + what + " is not in device memory (give the GPU layer " +
+                      "cudaMalloc'ed buffers)",
+                  name_);
+  }
+
+  // One launch of up to kMaxBatch inputs: picks the kernel for the format, the scale mode
+  // and the batch.
+  void launch(const float* x, std::size_t batch, float* y, cudaStream_t stream) const {
+    detail::GemvArgs a;
+    a.codes = static_cast<const unsigned char*>(codes_.data());
+    a.pitch = pitch_;
+    a.rows = int(rows_);
+    a.cols = int(cols_);
+    a.scales = static_cast<const float*>(scales_.data());
+    a.scale_stride = int(scale_stride_);
+    a.span = int(std::max<std::size_t>(span_, 1));
+    a.bias = static_cast<const float*>(bias_.data());
+    a.table = static_cast<const float*>(table_.data());
+    a.x = x;
+    a.ldx = cols_;
+    a.y = y;
+    a.ldy = rows_;
+    a.batch = int(batch);
+    a.x_vector = reinterpret_cast<std::uintptr_t>(x) % 16 == 0 && cols_ % 4 == 0;
+    const detail::ScaleMode mode = span_ >= cols_                ? detail::ScaleMode::per_row
+                                   : span_ % detail::kChunk == 0 ? detail::ScaleMode::per_chunk
+                                                                 : detail::ScaleMode::per_weight;
+    switch (code_type_) {
+      case CodeType::uint8:
+        return by_mode<8, true>(mode, a, stream);
+      case CodeType::uint12:
+        return by_mode<12, false>(mode, a, stream);
+      default:
+        return by_mode<16, false>(mode, a, stream);
+    }
+  }
+
+  template <unsigned Bits, bool Table>
+  void by_mode(detail::ScaleMode mode, const detail::GemvArgs& a, cudaStream_t stream) const {
+    switch (mode) {
+      case detail::ScaleMode::per_row:
+        return by_batch<Bits, Table, detail::ScaleMode::per_row>(a, stream);
+      case detail::ScaleMode::per_chunk:
+        return by_batch<Bits, Table, detail::ScaleMode::per_chunk>(a, stream);
+      default:
+        return by_batch<Bits, Table, detail::ScaleMode::per_weight>(a, stream);
+    }
+  }
+
+  // Rows per warp: 4 while the registers allow (each input chunk is read once for 4 rows),
+  // 2 for 8 or 16 inputs.
+  template <unsigned Bits, bool Table, detail::ScaleMode Mode>
+  void by_batch(const detail::GemvArgs& a, cudaStream_t stream) const {
+    if (a.batch == 1) return run<Bits, Table, 4, 1, Mode>(a, stream);
+    if (a.batch == 2) return run<Bits, Table, 4, 2, Mode>(a, stream);
+    if (a.batch <= 4) return run<Bits, Table, 4, 4, Mode>(a, stream);
+    if (a.batch <= 8) return run<Bits, Table, 2, 8, Mode>(a, stream);
+    return run<Bits, Table, 2, 16, Mode>(a, stream);
+  }
+
+  template <unsigned Bits, bool Table, int R, int B, detail::ScaleMode Mode>
+  void run(const detail::GemvArgs& a, cudaStream_t stream) const {
+    const unsigned rows_per_block = detail::kWarps * R;
+    const unsigned blocks = unsigned((rows_ + rows_per_block - 1) / rows_per_block);
+    const std::size_t shared = Table ? detail::kTableBytes : 0;
+    detail::gemv_kernel<Bits, Table, R, B, Mode><<<blocks, detail::kThreads, shared, stream>>>(a);
+    check(cudaGetLastError(), "launching the GPU product", name_);
+  }
+
+  std::string name_;
+  std::size_t rows_ = 0, cols_ = 0;
+  CodeType code_type_ = CodeType::uint8;
+  AlphaLayout layout_;
+  bool has_bias_ = false;
+  int device_ = -1;
+  unsigned bits_ = 0;
+  std::size_t pitch_ = 0, span_ = 0, scale_stride_ = 0;
+  DeviceBuffer codes_, scales_, bias_, table_;
+};
+
+}  // namespace qins::cuda
