@@ -9,7 +9,7 @@
 // the L2 cache between two reads of one copy (what a model's layers see); "hot": one copy,
 // called again and again (for matrices that fit the L2 this is a cache benchmark).
 //
-// Usage: qins_cuda_bench [--quick] [--reps N] [--csv FILE]
+// Usage: qins_cuda_bench --help
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 
@@ -108,9 +108,9 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, gemv_only = false;
   int reps = 7;
-  std::string csv;
+  std::string csv, only_shape;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick")
@@ -119,8 +119,19 @@ int main(int argc, char** argv) {
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--csv" && i + 1 < argc)
       csv = argv[++i];
+    else if (a == "--shape" && i + 1 < argc)
+      only_shape = argv[++i];
+    else if (a == "--gemv-only")
+      gemv_only = true;
     else {
-      std::printf("usage: %s [--quick] [--reps N] [--csv FILE]\n", argv[0]);
+      std::printf(
+          "usage: %s [--quick] [--shape RxC] [--gemv-only] [--reps N] [--csv FILE]\n"
+          "  --quick      4096x4096 only\n"
+          "  --shape RxC  one of 4096x4096, 11008x4096, 16384x16384 only\n"
+          "  --gemv-only  batch 1 only (else batches 1, 4 and 16)\n"
+          "  --reps N     repetitions to take the median of (default 7)\n"
+          "  --csv FILE   also write the table as CSV\n",
+          argv[0]);
       return a == "--help" ? 0 : 2;
     }
   }
@@ -154,7 +165,15 @@ int main(int argc, char** argv) {
   };
   std::vector<Shape> shapes = {{4096, 4096}, {11008, 4096}, {16384, 16384}};
   if (quick) shapes = {{4096, 4096}};
-  const int batches[] = {1, 4, 16};
+  if (!only_shape.empty())
+    shapes.erase(std::remove_if(shapes.begin(), shapes.end(),
+                                [&](const Shape& s) {
+                                  return std::to_string(s.rows) + "x" + std::to_string(s.cols) !=
+                                         only_shape;
+                                }),
+                 shapes.end());
+  std::vector<int> batches = {1, 4, 16};
+  if (gemv_only) batches = {1};
   std::vector<Row> rows;
   for (const Shape& s : shapes) {
     const std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols);

@@ -242,23 +242,32 @@ class DeviceLinear {
     }
   }
 
-  // Rows per warp: 4 while the registers allow (each input chunk is read once for 4 rows),
-  // 2 for 8 or 16 inputs.
+  // One input, as measured on an H200 (bench/README.md, "GPU"): uint8 4 rows per warp, all
+  // decoded before the sums (the table look-ups in flight together); uint12 and uint16 2
+  // rows, each summed as it is decoded, uint16 with registers for 3 blocks per
+  // multiprocessor. Batches: 2 rows per warp, so that the decoded rows and the sums leave
+  // registers for several warps.
   template <unsigned Bits, bool Table, detail::ScaleMode Mode>
   void by_batch(const detail::GemvArgs& a, cudaStream_t stream) const {
-    if (a.batch == 1) return run<Bits, Table, 4, 1, Mode>(a, stream);
-    if (a.batch == 2) return run<Bits, Table, 4, 2, Mode>(a, stream);
-    if (a.batch <= 4) return run<Bits, Table, 4, 4, Mode>(a, stream);
+    if (a.batch == 1) {
+      if constexpr (Bits == 8) return run<Bits, Table, 4, 1, Mode, true, 1>(a, stream);
+      if constexpr (Bits == 12) return run<Bits, Table, 2, 1, Mode, false, 1>(a, stream);
+      if constexpr (Bits == 16) return run<Bits, Table, 2, 1, Mode, false, 3>(a, stream);
+    }
+    if (a.batch == 2) return run<Bits, Table, 2, 2, Mode>(a, stream);
+    if (a.batch <= 4) return run<Bits, Table, 2, 4, Mode>(a, stream);
     if (a.batch <= 8) return run<Bits, Table, 2, 8, Mode>(a, stream);
     return run<Bits, Table, 2, 16, Mode>(a, stream);
   }
 
-  template <unsigned Bits, bool Table, int R, int B, detail::ScaleMode Mode>
+  template <unsigned Bits, bool Table, int R, int B, detail::ScaleMode Mode, bool First = (B > 1),
+            int MinBlocks = 1>
   void run(const detail::GemvArgs& a, cudaStream_t stream) const {
     const unsigned rows_per_block = detail::kWarps * R;
     const unsigned blocks = unsigned((rows_ + rows_per_block - 1) / rows_per_block);
     const std::size_t shared = Table ? detail::kTableBytes : 0;
-    detail::gemv_kernel<Bits, Table, R, B, Mode><<<blocks, detail::kThreads, shared, stream>>>(a);
+    detail::gemv_kernel<Bits, Table, R, B, Mode, First, MinBlocks>
+        <<<blocks, detail::kThreads, shared, stream>>>(a);
     check(cudaGetLastError(), "launching the GPU product", name_);
   }
 

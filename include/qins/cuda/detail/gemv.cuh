@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace qins::cuda::detail {
 
@@ -139,10 +140,41 @@ __device__ __forceinline__ void load_inputs(const GemvArgs& a, int b, int c0, fl
   }
 }
 
-/// y = W x (+ bias) for a.batch <= B inputs, R rows per warp. Launch with kThreads threads
-/// and, for the table decode, kTableBytes of dynamic shared memory.
-template <unsigned Bits, bool Table, int R, int B, ScaleMode Scale>
-__global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvArgs a) {
+/// The kChunk weights (times alpha, unless scaled per weight) of columns c0 .. of row r.
+template <unsigned Bits, bool Table, ScaleMode Scale>
+__device__ __forceinline__ void decode_row_chunk(const GemvArgs& a, const unsigned* w,
+                                                 const float* lane_table, int r, int c0, float* u) {
+  decode_chunk<Bits, Table>(w, lane_table, u, std::make_integer_sequence<int, kChunk>{});
+  if constexpr (Scale == ScaleMode::per_weight) {
+    const float* s = a.scales + std::size_t(r) * a.scale_stride;
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) u[j] *= c0 + j < a.cols ? s[(c0 + j) / a.span] : 0.0f;
+  }
+}
+
+/// acc + sum_j u[j] v[j], the chunk's sum scaled first where groups are whole chunks.
+template <ScaleMode Scale>
+__device__ __forceinline__ float add_chunk(const GemvArgs& a, const float* u, const float* v, int r,
+                                           int c0, float acc) {
+  if constexpr (Scale == ScaleMode::per_chunk) {
+    float partial = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) partial = fmaf(u[j], v[j], partial);
+    return fmaf(partial, a.scales[std::size_t(r) * a.scale_stride + c0 / a.span], acc);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) acc = fmaf(u[j], v[j], acc);
+    return acc;
+  }
+}
+
+/// y = W x (+ bias) for a.batch <= B inputs, R rows per warp; DecodeFirst: all R rows of a
+/// chunk decoded before the sums (always for batches); registers limited to fit MinBlocks
+/// blocks per multiprocessor. Launch with kThreads threads and, for the table decode,
+/// kTableBytes of dynamic shared memory.
+template <unsigned Bits, bool Table, int R, int B, ScaleMode Scale, bool DecodeFirst = (B > 1),
+          int MinBlocks = 1>
+__global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArgs a) {
   extern __shared__ float shared_table[];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const float* lane_table = nullptr;
@@ -174,35 +206,31 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvArgs a) {
 #pragma unroll
       for (int r = 0; r < R; ++r) next[r].load(row[r] + (k + 32) * chunk_bytes);
     const int c0 = k * kChunk;
-    float u[R][kChunk];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      decode_chunk<Bits, Table>(cur[r].w, lane_table, u[r],
-                                std::make_integer_sequence<int, kChunk>{});
-      if constexpr (Scale == ScaleMode::per_weight) {
-        const float* s = a.scales + std::size_t(min(r0 + r, a.rows - 1)) * a.scale_stride;
-#pragma unroll
-        for (int j = 0; j < kChunk; ++j) u[r][j] *= c0 + j < a.cols ? s[(c0 + j) / a.span] : 0.0f;
-      }
-    }
-#pragma unroll
-    for (int b = 0; b < B; ++b) {
-      if (b >= a.batch) break;
+    if constexpr (!DecodeFirst) {  // (one input) the inputs first, then each row decoded and summed
+                                   // at once
       float v[kChunk];
-      load_inputs(a, b, c0, v);
+      load_inputs(a, 0, c0, v);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        if constexpr (Scale == ScaleMode::per_chunk) {
-          float partial = 0.0f;
+        float u[kChunk];
+        decode_row_chunk<Bits, Table, Scale>(a, cur[r].w, lane_table, min(r0 + r, a.rows - 1), c0,
+                                             u);
+        acc[r][0] = add_chunk<Scale>(a, u, v, min(r0 + r, a.rows - 1), c0, acc[r][0]);
+      }
+    } else {  // every row decoded once, then each input read once for all of them
+      float u[R][kChunk];
 #pragma unroll
-          for (int j = 0; j < kChunk; ++j) partial = fmaf(u[r][j], v[j], partial);
-          const float s =
-              a.scales[std::size_t(min(r0 + r, a.rows - 1)) * a.scale_stride + c0 / a.span];
-          acc[r][b] = fmaf(partial, s, acc[r][b]);
-        } else {
+      for (int r = 0; r < R; ++r)
+        decode_row_chunk<Bits, Table, Scale>(a, cur[r].w, lane_table, min(r0 + r, a.rows - 1), c0,
+                                             u[r]);
 #pragma unroll
-          for (int j = 0; j < kChunk; ++j) acc[r][b] = fmaf(u[r][j], v[j], acc[r][b]);
-        }
+      for (int b = 0; b < B; ++b) {
+        if (b >= a.batch) break;
+        float v[kChunk];
+        load_inputs(a, b, c0, v);
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+          acc[r][b] = add_chunk<Scale>(a, u[r], v, min(r0 + r, a.rows - 1), c0, acc[r][b]);
       }
     }
   }
