@@ -265,9 +265,12 @@ class DeviceLinear {
   void run(const detail::GemvArgs& a, cudaStream_t stream) const {
     const unsigned rows_per_block = detail::kWarps * R;
     const unsigned blocks = unsigned((rows_ + rows_per_block - 1) / rows_per_block);
-    const std::size_t shared = Table ? detail::kTableBytes : 0;
-    detail::gemv_kernel<Bits, Table, R, B, Mode, First, MinBlocks>
-        <<<blocks, detail::kThreads, shared, stream>>>(a);
+    constexpr std::size_t shared = detail::shared_bytes<Table, B>();
+    const auto kernel = detail::gemv_kernel<Bits, Table, R, B, Mode, First, MinBlocks>;
+    if constexpr (shared > 48 * 1024)  // beyond the default: asked for on the current device
+      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)),
+            "cudaFuncSetAttribute (shared memory of the batched product)", name_);
+    kernel<<<blocks, detail::kThreads, shared, stream>>>(a);
     check(cudaGetLastError(), "launching the GPU product", name_);
   }
 

@@ -168,24 +168,59 @@ __device__ __forceinline__ float add_chunk(const GemvArgs& a, const float* u, co
   }
 }
 
+/// Floats of one buffer of staged inputs: B inputs x 32 chunks of kChunk columns.
+inline constexpr int kTileColumns = 32 * kChunk;
+
+/// Dynamic shared memory of a launch: the uint8 table, then for batches two buffers of
+/// staged inputs.
+template <bool Table, int B>
+constexpr std::size_t shared_bytes() {
+  return (Table ? kTableBytes : 0) + (B > 1 ? 2 * sizeof(float) * B * kTileColumns : 0);
+}
+
+/// The inputs of columns t0 .. t0 + kTileColumns of every input of the launch into `xs`,
+/// by the whole block: input b's chunk of lane l, float4 i at xs[b * kTileColumns + 4 (32 i +
+/// l)], so that the lanes of a warp read consecutive 16 bytes (no bank conflicts).
+__device__ __forceinline__ void stage_inputs(const GemvArgs& a, int t0, float* xs) {
+  for (int idx = threadIdx.x; idx < a.batch * (kTileColumns / 4); idx += kThreads) {
+    const int b = idx / (kTileColumns / 4), q = idx % (kTileColumns / 4), c = t0 + 4 * q;
+    const float* x = a.x + b * a.ldx + c;
+    float4 v;
+    if (a.x_vector && c + 4 <= a.cols) {
+      v = __ldg(reinterpret_cast<const float4*>(x));
+    } else {
+      v.x = c < a.cols ? __ldg(x) : 0.0f;
+      v.y = c + 1 < a.cols ? __ldg(x + 1) : 0.0f;
+      v.z = c + 2 < a.cols ? __ldg(x + 2) : 0.0f;
+      v.w = c + 3 < a.cols ? __ldg(x + 3) : 0.0f;
+    }
+    reinterpret_cast<float4*>(xs + b * kTileColumns)[(q % 4) * 32 + q / 4] = v;
+  }
+}
+
 /// y = W x (+ bias) for a.batch <= B inputs, R rows per warp; DecodeFirst: all R rows of a
 /// chunk decoded before the sums (always for batches); registers limited to fit MinBlocks
-/// blocks per multiprocessor. Launch with kThreads threads and, for the table decode,
-/// kTableBytes of dynamic shared memory.
+/// blocks per multiprocessor. Batches read their inputs from shared memory, staged by the
+/// whole block 512 columns at a time (each input read from L2 once per block, not once per
+/// warp). Launch with kThreads threads and shared_bytes<Table, B>() of dynamic shared memory.
 template <unsigned Bits, bool Table, int R, int B, ScaleMode Scale, bool DecodeFirst = (B > 1),
           int MinBlocks = 1>
 __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArgs a) {
-  extern __shared__ float shared_table[];
+  constexpr bool staged = B > 1;
+  static_assert(R * B <= 32, "one lane stores each sum");
+  extern __shared__ float shared[];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const float* lane_table = nullptr;
   if constexpr (Table) {
     for (int i = threadIdx.x; i < kTableEntries * kTableCopies; i += kThreads)
-      shared_table[i] = a.table[i / kTableCopies];
+      shared[i] = a.table[i / kTableCopies];
     __syncthreads();
-    lane_table = shared_table + lane;
+    lane_table = shared + lane;
   }
+  float* const staging = shared + (Table ? kTableEntries * kTableCopies : 0);
   const int r0 = (blockIdx.x * kWarps + warp) * R;
-  if (r0 >= a.rows) return;
+  // Warps past the last row stay for the block's synchronisation when inputs are staged.
+  if (!staged && r0 >= a.rows) return;
   // Rows past the end repeat the last row (their sums are never stored).
   const unsigned char* row[R];
 #pragma unroll
@@ -198,7 +233,9 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
   if (lane < chunks)
 #pragma unroll
     for (int r = 0; r < R; ++r) next[r].load(row[r] + lane * chunk_bytes);
-  for (int k = lane; k < chunks; k += 32) {
+  // Chunk k of this lane's rows, with the next one's codes loaded meanwhile; xs: the staged
+  // inputs of its tile (batches).
+  const auto step = [&](int k, const float* xs) {
     ChunkWords<Bits> cur[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) cur[r] = next[r];
@@ -206,8 +243,8 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
 #pragma unroll
       for (int r = 0; r < R; ++r) next[r].load(row[r] + (k + 32) * chunk_bytes);
     const int c0 = k * kChunk;
-    if constexpr (!DecodeFirst) {  // (one input) the inputs first, then each row decoded and summed
-                                   // at once
+    if constexpr (!DecodeFirst) {  // (one input) the inputs first, then each row decoded and
+                                   // summed at once
       float v[kChunk];
       load_inputs(a, 0, c0, v);
 #pragma unroll
@@ -227,12 +264,33 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
       for (int b = 0; b < B; ++b) {
         if (b >= a.batch) break;
         float v[kChunk];
-        load_inputs(a, b, c0, v);
+        if constexpr (staged) {
+          const float4* q = reinterpret_cast<const float4*>(xs + b * kTileColumns) + lane;
+#pragma unroll
+          for (int i = 0; i < kChunk / 4; ++i) {
+            const float4 e = q[32 * i];
+            v[4 * i] = e.x, v[4 * i + 1] = e.y, v[4 * i + 2] = e.z, v[4 * i + 3] = e.w;
+          }
+        } else {
+          load_inputs(a, b, c0, v);
+        }
 #pragma unroll
         for (int r = 0; r < R; ++r)
           acc[r][b] = add_chunk<Scale>(a, u[r], v, min(r0 + r, a.rows - 1), c0, acc[r][b]);
       }
     }
+  };
+  if constexpr (staged) {
+    for (int k0 = 0, tile = 0; k0 < chunks; k0 += 32, ++tile) {
+      // One barrier per tile: the buffer written here was last read two tiles ago.
+      float* const xs = staging + (tile % 2) * B * kTileColumns;
+      stage_inputs(a, k0 * kChunk, xs);
+      __syncthreads();
+      if (k0 + lane < chunks) step(k0 + lane, xs);
+    }
+    if (r0 >= a.rows) return;
+  } else {
+    for (int k = lane; k < chunks; k += 32) step(k, nullptr);
   }
   // Warp sums; lane r * B + b ends up storing row r0 + r of output b.
 #pragma unroll
