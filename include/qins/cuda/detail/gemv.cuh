@@ -97,6 +97,10 @@ __device__ __forceinline__ float decode_u(unsigned code2, const float* lane_tabl
   }
 }
 
+// Codes are read once per product: cache-streaming loads (evicted first).
+__device__ __forceinline__ uint4 load_streaming(const uint4* p) { return __ldcs(p); }
+__device__ __forceinline__ uint2 load_streaming(const uint2* p) { return __ldcs(p); }
+
 template <unsigned Bits>
 struct ChunkWords {
   static constexpr int count = int(Bits) * kChunk / 32;  // 8, 12 or 16 bytes / 4
@@ -105,13 +109,13 @@ struct ChunkWords {
     if constexpr (count % 4 == 0) {
 #pragma unroll
       for (int i = 0; i < count / 4; ++i) {
-        const uint4 v = __ldcs(reinterpret_cast<const uint4*>(p) + i);
+        const uint4 v = load_streaming(reinterpret_cast<const uint4*>(p) + i);
         w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
       }
     } else {
 #pragma unroll
       for (int i = 0; i < count / 2; ++i) {
-        const uint2 v = __ldcs(reinterpret_cast<const uint2*>(p) + i);
+        const uint2 v = load_streaming(reinterpret_cast<const uint2*>(p) + i);
         w[2 * i] = v.x, w[2 * i + 1] = v.y;
       }
     }
@@ -210,29 +214,33 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
   static_assert(R * B <= 32, "one lane stores each sum");
   extern __shared__ float shared[];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const float* lane_table = nullptr;
-  if constexpr (Table) {
-    for (int i = threadIdx.x; i < kTableEntries * kTableCopies; i += kThreads)
-      shared[i] = a.table[i / kTableCopies];
-    __syncthreads();
-    lane_table = shared + lane;
-  }
-  float* const staging = shared + (Table ? kTableEntries * kTableCopies : 0);
   const int r0 = (blockIdx.x * kWarps + warp) * R;
-  // Warps past the last row stay for the block's synchronisation when inputs are staged.
-  if (!staged && r0 >= a.rows) return;
   // Rows past the end repeat the last row (their sums are never stored).
   const unsigned char* row[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) row[r] = a.codes + std::size_t(min(r0 + r, a.rows - 1)) * a.pitch;
-
   float acc[R][B] = {};
   constexpr int chunk_bytes = int(Bits) * kChunk / 8;
   const int chunks = (a.cols + kChunk - 1) / kChunk;
+  // The first chunk's codes are on their way while the block fills its table.
   ChunkWords<Bits> next[R];
   if (lane < chunks)
 #pragma unroll
     for (int r = 0; r < R; ++r) next[r].load(row[r] + lane * chunk_bytes);
+  const float* lane_table = nullptr;
+  if constexpr (Table) {
+    // Thread t writes entry t's 32 copies, copy j to bank (t + j) % 32: no bank conflicts.
+    for (int e = threadIdx.x; e < kTableEntries; e += kThreads) {
+      const float v = a.table[e];
+#pragma unroll
+      for (int j = 0; j < kTableCopies; ++j) shared[e * kTableCopies + (e + j) % kTableCopies] = v;
+    }
+    __syncthreads();
+    lane_table = shared + lane;
+  }
+  float* const staging = shared + (Table ? kTableEntries * kTableCopies : 0);
+  // Warps past the last row stay for the block's synchronisation when inputs are staged.
+  if (!staged && r0 >= a.rows) return;
   // Chunk k of this lane's rows, with the next one's codes loaded meanwhile; xs: the staged
   // inputs of its tile (batches).
   const auto step = [&](int k, const float* xs) {
