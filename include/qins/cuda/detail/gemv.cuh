@@ -101,6 +101,12 @@ __device__ __forceinline__ float decode_u(unsigned code2, const float* lane_tabl
 __device__ __forceinline__ uint4 load_streaming(const uint4* p) { return __ldcs(p); }
 __device__ __forceinline__ uint2 load_streaming(const uint2* p) { return __ldcs(p); }
 
+/// The four lanes of a vector (uint4, float4) to out[0 .. 4).
+template <class T, class Vector>
+__device__ __forceinline__ void spread4(const Vector& v, T* out) {
+  out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+}
+
 template <unsigned Bits>
 struct ChunkWords {
   static constexpr int count = int(Bits) * kChunk / 32;  // 8, 12 or 16 bytes / 4
@@ -108,10 +114,8 @@ struct ChunkWords {
   __device__ __forceinline__ void load(const unsigned char* p) {
     if constexpr (count % 4 == 0) {
 #pragma unroll
-      for (int i = 0; i < count / 4; ++i) {
-        const uint4 v = load_streaming(reinterpret_cast<const uint4*>(p) + i);
-        w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
-      }
+      for (int i = 0; i < count / 4; ++i)
+        spread4(load_streaming(reinterpret_cast<const uint4*>(p) + i), w + 4 * i);
     } else {
 #pragma unroll
       for (int i = 0; i < count / 2; ++i) {
@@ -134,10 +138,8 @@ __device__ __forceinline__ void load_inputs(const GemvArgs& a, int b, int c0, fl
   const float* x = a.x + b * a.ldx + c0;
   if (a.x_vector && c0 + kChunk <= a.cols) {
 #pragma unroll
-    for (int i = 0; i < kChunk / 4; ++i) {
-      const float4 q = __ldg(reinterpret_cast<const float4*>(x) + i);
-      v[4 * i] = q.x, v[4 * i + 1] = q.y, v[4 * i + 2] = q.z, v[4 * i + 3] = q.w;
-    }
+    for (int i = 0; i < kChunk / 4; ++i)
+      spread4(__ldg(reinterpret_cast<const float4*>(x) + i), v + 4 * i);
   } else {
 #pragma unroll
     for (int j = 0; j < kChunk; ++j) v[j] = c0 + j < a.cols ? __ldg(x + j) : 0.0f;
@@ -275,10 +277,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
         if constexpr (staged) {
           const float4* q = reinterpret_cast<const float4*>(xs + b * kTileColumns) + lane;
 #pragma unroll
-          for (int i = 0; i < kChunk / 4; ++i) {
-            const float4 e = q[32 * i];
-            v[4 * i] = e.x, v[4 * i + 1] = e.y, v[4 * i + 2] = e.z, v[4 * i + 3] = e.w;
-          }
+          for (int i = 0; i < kChunk / 4; ++i) spread4(q[32 * i], v + 4 * i);
         } else {
           load_inputs(a, b, c0, v);
         }
