@@ -67,7 +67,7 @@ TEST_CASE("forward and forward_batch equal a float64 product of the decoded weig
                                          unsigned(shape.rows * 31 + shape.cols));
     std::vector<float> bias(shape.rows);
     for (std::size_t r = 0; r < shape.rows; ++r) bias[r] = 0.01f * float(r % 5) - 0.02f;
-    for (CodeType code : {CodeType::uint8, CodeType::uint16, CodeType::float32}) {
+    for (CodeType code : {CodeType::uint8, CodeType::uint12, CodeType::uint16, CodeType::float32}) {
       for (AlphaGranularity g : {AlphaGranularity::fixed, AlphaGranularity::per_tensor,
                                  AlphaGranularity::per_row, AlphaGranularity::per_group}) {
         qins::LinearOptions options;
@@ -281,51 +281,54 @@ TEST_CASE("zero-width and zero-height layers multiply to the bias", "[linear][ed
 }
 
 TEMPLATE_TEST_CASE("forward's fast decode of every code stays within its documented bound",
-                   "[linear][accuracy]", std::uint8_t, std::uint16_t) {
+                   "[linear][accuracy]", qins::Uint8Codes, qins::Uint12Codes, qins::Uint16Codes) {
   // One row per code, every weight of row c equal to code c, scale (1/alpha) 1: with
-  // x = (1, 0, ..., 0), forward() returns the fast-decoded u(c) itself.
-  using Code = TestType;
-  const std::size_t m = qins::CodeTraits<Code>::max_code, cols = 16;
-  const CodeType type = sizeof(Code) == 1 ? CodeType::uint8 : CodeType::uint16;
-  auto codes = qins::detail::SharedBytes::allocate((m + 1) * cols * sizeof(Code));
+  // x = (1, 0, ..., 0), forward() returns the fast-decoded u(c) itself. 33 columns: whole
+  // vectors and a tail, and for 12-bit codes the vector loads past the first (unmasked).
+  using Format = TestType;
+  const std::size_t m = Format::max_code, cols = 33, row_bytes = Format::row_bytes(cols);
+  auto codes = qins::detail::SharedBytes::allocate((m + 1) * row_bytes);
   for (std::size_t c = 0; c <= m; ++c)
-    for (std::size_t j = 0; j < cols; ++j) {
-      const Code v = static_cast<Code>(c);
-      std::memcpy(codes.mutable_data() + (c * cols + j) * sizeof(Code), &v, sizeof v);
-    }
-  const auto layer =
-      qins::QinsLinear::from_parts("all codes", m + 1, cols, type, {AlphaGranularity::per_row, 0},
-                                   std::move(codes), std::vector<float>(m + 1, 1.0f), {});
-  std::vector<float> x(cols, 0.0f), y(m + 1);
-  x[0] = 1.0f;
+    for (std::size_t j = 0; j < cols; ++j)
+      Format::store(codes.mutable_data() + c * row_bytes, j, static_cast<std::uint32_t>(c));
+  const auto layer = qins::QinsLinear::from_parts("all codes", m + 1, cols, Format::type,
+                                                  {AlphaGranularity::per_row, 0}, std::move(codes),
+                                                  std::vector<float>(m + 1, 1.0f), {});
   for ([[maybe_unused]] const auto& isa : qins_test::each_isa()) {
-    layer.forward(x.data(), y.data());
-    double worst_bound = 0, worst_step = 0;
-    for (std::size_t c = 0; c <= m; ++c) {
-      const double exact =
-          qins::detail::scalar::decoded_times_alpha_ref<qins::format_of_t<Code>, float>(
-              static_cast<std::uint32_t>(c));
-      const double err = std::fabs(y[c] - exact);
-      worst_bound = std::max(worst_bound, err / (std::fabs(exact) + 1.0));
-      // The local code step: distance to the neighbouring code's value.
-      const double half = double(m) / 2, d = double(c) - half;
-      const double step = std::fabs(half / d - half / (d + (d < 0 ? -1 : 1)));
-      worst_step = std::max(worst_step, err / step);
-    }
-    INFO("worst error " << worst_bound << " x (|w| + 1/alpha), " << worst_step
-                        << " of a code step");
-    // Each path's own bound, and the class comment's: 4.7% of a code step for uint8, 3.3%
-    // for uint16 on every path.
-    CHECK(worst_bound <= layer.decode_error_bound());
-    // The step from u outwards is (M/2) / (|d| (|d| + 1)) = (1 + u) / (|d| + 1), at least
-    // (1 + u) / (M/2 + 1): the same bound in steps.
-    CHECK(worst_step <= layer.decode_error_bound() * (double(m) / 2 + 1));
-    if (layer.input_rounding() == 0) {
-      CHECK(layer.decode_error_bound() * double(m) / 2 <= (sizeof(Code) == 1 ? 0.047 : 0.033));
-    } else {
-      // The integer uint8 GEMV: a 15-bit table scaled to the largest |u| present (254 here,
-      // every code is), so half of one table step, 254 / 65534 of 1/alpha, plus 4 roundings.
-      CHECK(layer.decode_error_bound() <= 254.0 / 65534 + 0x1p-21);
+    // The input's one nonzero in the first vector, in a later one and in the tail.
+    for (std::size_t at : {std::size_t(0), std::size_t(21), cols - 1}) {
+      std::vector<float> x(cols, 0.0f), y(m + 1);
+      x[at] = 1.0f;
+      layer.forward(x.data(), y.data());
+      double worst_bound = 0, worst_step = 0;
+      for (std::size_t c = 0; c <= m; ++c) {
+        const double exact = qins::detail::scalar::decoded_times_alpha_ref<Format, float>(
+            static_cast<std::uint32_t>(c));
+        const double err = std::fabs(y[c] - exact);
+        worst_bound = std::max(worst_bound, err / (std::fabs(exact) + 1.0));
+        // The local code step: distance to the neighbouring code's value.
+        const double half = double(m) / 2, d = double(c) - half;
+        const double step = std::fabs(half / d - half / (d + (d < 0 ? -1 : 1)));
+        worst_step = std::max(worst_step, err / step);
+      }
+      INFO(Format::name << " input at " << at << ": worst error " << worst_bound
+                        << " x (|w| + 1/alpha), " << worst_step << " of a code step");
+      // Each path's own bound, and the class comment's: 4.7% of a code step for uint8,
+      // 12.5% for uint12 (75% on AVX2 before its Newton step), 3.3% for uint16 on every path.
+      CHECK(worst_bound <= layer.decode_error_bound());
+      // The step from u outwards is (M/2) / (|d| (|d| + 1)) = (1 + u) / (|d| + 1), at least
+      // (1 + u) / (M/2 + 1): the same bound in steps.
+      CHECK(worst_step <= layer.decode_error_bound() * (double(m) / 2 + 1));
+      if (layer.input_rounding() == 0) {
+        CHECK(layer.decode_error_bound() * double(m) / 2 <= (Format::bits == 8    ? 0.047
+                                                             : Format::bits == 12 ? 0.125
+                                                                                  : 0.033));
+      } else {
+        // The integer uint8 GEMV: a 15-bit table scaled to the largest |u| present (254
+        // here, every code is), so half of one table step, 254 / 65534 of 1/alpha, plus 4
+        // roundings.
+        CHECK(layer.decode_error_bound() <= 254.0 / 65534 + 0x1p-21);
+      }
     }
   }
 }

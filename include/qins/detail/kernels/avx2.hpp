@@ -103,6 +103,11 @@ struct V {
       return _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(c));
     }
   }
+  /// Codes i .. i + 7 minus M/2 (the products' d, a half-integer), as float.
+  template <class Format>
+  static F load_centered(const std::byte* codes, std::size_t i) {
+    return sub(load_codes<Format>(codes, i), set1(float(Format::max_code) / 2.0f));
+  }
   /// Stores eight integral floats already clamped to [0, M] as codes i .. i + 7.
   template <class Format>
   static void store_codes(std::byte* codes, std::size_t i, F v) {
@@ -154,6 +159,8 @@ struct V {
   static F select_by_sign(F selector, F negative, F positive) {
     return _mm256_blendv_ps(positive, negative, selector);
   }
+  /// x where s >= 0 (its sign bit clear), -x where s < 0, given minus_x = -x.
+  static F signed_by(F s, F x, F minus_x) { return select_by_sign(s, minus_x, x); }
   static float reduce_add(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -100,6 +100,73 @@ struct V {
       return _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(c));
     }
   }
+  /// Codes i .. i + 15 minus M/2 (the products' d, a half-integer), as float.
+  template <class Format>
+  static F load_centered(const std::byte* codes, std::size_t i) {
+    if constexpr (Format::codes_per_block == 2) {
+      return centered12(codes, i);
+    } else {
+      return sub(load_codes<Format>(codes, i), set1(float(Format::max_code) / 2.0f));
+    }
+  }
+  // 12-bit codes minus M/2 without an integer conversion or shift: each code's two bytes go
+  // into a float's mantissa under a fixed exponent, an even code's to bits 8 .. 19 under
+  // 2^15 and an odd code's (its 12 bits start at bit 4 of its bytes) to bits 4 .. 15 under
+  // 2^19, a unit of 1 either way; one exact subtraction of 2^15 + M/2 or 2^19 + M/2 then
+  // leaves d. Per 16 codes: a load, vpermd, vpshufb, vpternlogd, vsubps.
+  static F centered12(const std::byte* codes, std::size_t i) {
+    const bool odd = i % 2;
+    const std::size_t first = i / 2 * 3;  // the block of code i
+    // Lane L gets the 16 bytes from dword 0, 1, 3 or 4 of that block: those of codes
+    // i + 4 L .. i + 4 L + 3 (6 bytes, 7 from odd i). Per lane, the dword of each code:
+    // bytes (lo, hi) of an even code as bytes 1, 2, of an odd one as bytes 0, 1 (the same
+    // for lanes 0, 2 and for lanes 1, 3).
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 1, 2, 3, 4, 3, 4, 5, 6, 4, 5, 6, 7);
+    __m512i control =
+        odd ? _mm512_broadcast_i64x4(_mm256_setr_epi32(
+                  int(0x80800201), int(0x80040380), int(0x80800504), int(0x80070680),
+                  int(0x80800403), int(0x80060580), int(0x80800706), int(0x80090880)))
+            : _mm512_broadcast_i64x4(_mm256_setr_epi32(
+                  int(0x80010080), int(0x80800201), int(0x80040380), int(0x80800504),
+                  int(0x80030280), int(0x80800403), int(0x80060580), int(0x80800706)));
+    // A masked load costs an extra uop: where the array has 8 (6 from odd i) bytes before
+    // the block, load the 32 bytes that end with the last code's block instead (24 or 26
+    // bytes from `first`), shifting the dwords by 2 (by 1, and the bytes by 2 more).
+    const std::size_t back = odd ? 6 : 8;
+    __m256i raw;
+    if (first >= back) {
+      raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + first - back));
+      index = _mm512_add_epi32(index, _mm512_set1_epi32(odd ? 1 : 2));
+      if (odd) control = _mm512_add_epi8(control, _mm512_set1_epi8(2));  // 0x80 stays zero
+    } else {
+      raw = _mm256_maskz_loadu_epi8(odd ? 0x3ffffff : 0xffffff, codes + first);
+    }
+    // index never picks the upper, undefined half of the cast (a zero-extension cost a
+    // vmovdqa).
+    const __m512i bytes =
+        _mm512_shuffle_epi8(_mm512_permutexvar_epi32(index, _mm512_castsi256_si512(raw)), control);
+    // Lane k holds an even code where k + i is even.
+    constexpr std::int64_t even_mask = 0x0000fff0000fff00, even_exponent = 0x4900000047000000;
+    const __m512i mask = _mm512_set1_epi64(
+        odd ? std::int64_t(std::uint64_t(even_mask) << 32 | std::uint64_t(even_mask) >> 32)
+            : even_mask);
+    const __m512i exponent = _mm512_set1_epi64(
+        odd ? std::int64_t(std::uint64_t(even_exponent) << 32 | std::uint64_t(even_exponent) >> 32)
+            : even_exponent);
+    constexpr float half = float(Uint12Codes::max_code) / 2.0f, even_offset = 0x1p15f + half,
+                    odd_offset = 0x1p19f + half;
+    const F offset = odd ? _mm512_setr_ps(odd_offset, even_offset, odd_offset, even_offset,
+                                          odd_offset, even_offset, odd_offset, even_offset,
+                                          odd_offset, even_offset, odd_offset, even_offset,
+                                          odd_offset, even_offset, odd_offset, even_offset)
+                         : _mm512_setr_ps(even_offset, odd_offset, even_offset, odd_offset,
+                                          even_offset, odd_offset, even_offset, odd_offset,
+                                          even_offset, odd_offset, even_offset, odd_offset,
+                                          even_offset, odd_offset, even_offset, odd_offset);
+    // (bytes & mask) | exponent
+    const __m512i bits = _mm512_ternarylogic_epi32(bytes, mask, exponent, 0xea);
+    return _mm512_sub_ps(_mm512_castsi512_ps(bits), offset);
+  }
   /// Stores sixteen integral floats already clamped to [0, M] as codes i .. i + 15.
   template <class Format>
   static void store_codes(std::byte* codes, std::size_t i, F v) {
@@ -146,6 +213,12 @@ struct V {
   static F select_by_sign(F selector, F negative, F positive) {
     return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(selector)), positive,
                                 negative);
+  }
+  /// x where s >= 0 (its sign bit clear), -x where s < 0, given minus_x = -x: x's sign bit
+  /// flipped by s's in one ternary-logic op (minus_x is not needed).
+  static F signed_by(F s, F x, F /*minus_x*/) {
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+        _mm512_castps_si512(x), _mm512_castps_si512(s), _mm512_set1_epi32(INT32_MIN), 0x78));
   }
   static float reduce_add(F v) { return _mm512_reduce_add_ps(v); }
 };

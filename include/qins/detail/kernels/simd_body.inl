@@ -98,8 +98,13 @@ struct Kernels {
   // Closed-form decode of integral-float codes, before the 1/alpha: (M/2 - |d|) / d.
   template <class Format>
   static typename V::F decoded_times_alpha_vector(typename V::F code) {
+    return centered_decoded_times_alpha<Format>(
+        V::sub(code, V::set1(float(Format::max_code) / 2.0f)));
+  }
+  // The same from d = code - M/2 (exact), as V::load_centered gives it.
+  template <class Format>
+  static typename V::F centered_decoded_times_alpha(typename V::F d) {
     const auto half = V::set1(float(Format::max_code) / 2.0f);
-    auto d = V::sub(code, half);
     return V::div(V::sub(half, V::abs(d)), d);
   }
 
@@ -123,7 +128,7 @@ struct Kernels {
     const auto vinv = V::set1(inv_alpha);
     auto decoded = [&](std::size_t i) {
       return V::mul(
-          decoded_times_alpha_vector<Format>(V::template load_codes<Format>(codes, first + i)),
+          centered_decoded_times_alpha<Format>(V::template load_centered<Format>(codes, first + i)),
           vinv);
     };
     std::size_t i = 0;
@@ -255,22 +260,32 @@ struct Kernels {
   // (M/2) / alpha): for 8-bit codes 4.7% (AVX2) or 0.8% (AVX-512), so one reciprocal is
   // enough; for 12-bit codes 12.5% on AVX-512, still enough, and 75% on AVX2, which gets
   // one Newton step (error ~2^-22), as 16-bit codes get on both.
+  // Takes d = c - M/2, as V::load_centered gives it.
   template <class Format>
-  static typename V::F fast_decoded_times_alpha(typename V::F code) {
+  static typename V::F fast_decoded_times_alpha(typename V::F d) {
     const auto half = V::set1(float(Format::max_code) / 2.0f);
-    auto d = V::sub(code, half);
     return V::fmadd(half, fast_reciprocal<Format>(d),
                     V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
   }
 
   // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
   // B. The closed form is split: sum_j x_j u_j = (M/2) sum_j x_j / d_j - sum_j sign(d_j) x_j,
-  // so each 8 weights cost one reciprocal, one FMA, one blend (x or -x, by the sign of
-  // d) and one add; M/2 and the scale are applied once per segment. Each row is summed
-  // segment by segment (one scale each): vector lanes plus a scalar tail, in an order
-  // that does not depend on R or B, so a row's result is the same whichever block it is
-  // computed in. Writes y[b * ldy + r]. (Prefetching ahead within the rows measured
-  // slower than the hardware prefetcher; gemv_rows only asks for each row's first lines.)
+  // so each vector of weights costs one reciprocal, one FMA, one blend or sign flip (x
+  // or -x, by the sign of d: V::signed_by) and one add; M/2 and the scale are applied once per
+  // segment. Each row is summed segment by segment (one scale each): vector lanes plus a scalar
+  // tail, in an order that does not depend on R or B, so a row's result is the same whichever block
+  // it is computed in. Writes y[b * ldy + r].
+
+  // Prefetching ahead within the rows (one hint per vector and row) measured slower than
+  // the hardware prefetcher alone for uint8 (-4% from memory, AVX-512) but, once the
+  // 12-bit decode got faster, +5-13% for uint12 (4096 and 11008 x 4096 from memory) and
+  // +5% for uint16 on AVX-512 (256 and 768 bytes ahead: +3-5%). AVX2 was not measured
+  // faster. gemv_rows asks for each row's first lines in any case.
+  static constexpr std::size_t kInRowPrefetchBytes = 512;
+  template <class Format>
+  static constexpr bool prefetches_in_rows() {
+    return V::width == 16 && Format::bytes_per_block > Format::codes_per_block;
+  }
 
   template <class Format, std::size_t R, std::size_t B>
   static void gemv_block(const CodeMatrixView<Format>& w, std::size_t r0, const float* x,
@@ -278,9 +293,13 @@ struct Kernels {
     const auto half = V::set1(float(Format::max_code) / 2.0f), zero = V::set1(0.0f);
     typename V::F total[R][B];
     float tail_total[R][B];
+    const std::byte* rows[R];  // once: GCC otherwise recomputed row(r0 + r) for every load
     QINS_DETAIL_UNROLL
-    for (std::size_t r = 0; r < R; ++r) QINS_DETAIL_UNROLL
-    for (std::size_t b = 0; b < B; ++b) total[r][b] = zero, tail_total[r][b] = 0.0f;
+    for (std::size_t r = 0; r < R; ++r) {
+      rows[r] = w.row(r0 + r);
+      QINS_DETAIL_UNROLL
+      for (std::size_t b = 0; b < B; ++b) total[r][b] = zero, tail_total[r][b] = 0.0f;
+    }
     for (std::size_t s0 = 0, g = 0; s0 < w.cols; s0 += w.span, ++g) {
       const std::size_t end = s0 + w.span;
       typename V::F over_d[R][B], signed_x[R][B];  // sum x / d, sum sign(d) x
@@ -294,12 +313,15 @@ struct Kernels {
           xv[b] = V::load(x + b * ldx + j), minus_x[b] = V::sub(zero, xv[b]);
         QINS_DETAIL_UNROLL
         for (std::size_t r = 0; r < R; ++r) {
-          const auto d = V::sub(V::template load_codes<Format>(w.row(r0 + r), j), half);
+          if constexpr (prefetches_in_rows<Format>())
+            V::prefetch(rows[r] + j * Format::bytes_per_block / Format::codes_per_block +
+                        kInRowPrefetchBytes);
+          const auto d = V::template load_centered<Format>(rows[r], j);
           const auto inv_d = fast_reciprocal<Format>(d);
           QINS_DETAIL_UNROLL
           for (std::size_t b = 0; b < B; ++b) {
             over_d[r][b] = V::fmadd(xv[b], inv_d, over_d[r][b]);
-            signed_x[r][b] = V::add(signed_x[r][b], V::select_by_sign(d, minus_x[b], xv[b]));
+            signed_x[r][b] = V::add(signed_x[r][b], V::signed_by(d, xv[b], minus_x[b]));
           }
         }
       };
@@ -616,7 +638,7 @@ struct Kernels {
         for (; k + V::width <= end; k += V::width)
           V::store(
               row_out + (k - k0),
-              V::mul(fast_decoded_times_alpha<Format>(V::template load_codes<Format>(codes, k)),
+              V::mul(fast_decoded_times_alpha<Format>(V::template load_centered<Format>(codes, k)),
                      vscale));
         for (; k < end; ++k)
           row_out[k - k0] = scalar::dequantize_decode_ref<Format>(Format::load(codes, k), scale);
