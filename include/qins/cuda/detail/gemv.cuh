@@ -8,14 +8,16 @@
 // lanes read consecutive bytes). A chunk's codes are loaded as 32-bit words with one or
 // two vector loads (uint8: 16 bytes, uint12: 24, uint16: 32; the device rows are padded to
 // whole chunks with code 0), the next chunk's words are in flight while this one is
-// decoded, and the inputs of a chunk are read once for all R rows. Each lane sums its
-// chunks in float; a warp reduction then gives each row's sum, which the lane that owns
-// it scales (per-row or per-tensor alpha), offsets by the bias and stores.
+// decoded, and the inputs of a chunk are read once for all R rows (for batches, from
+// shared memory, where the whole block stages them 512 columns at a time). Each lane sums
+// its chunks in float; a warp reduction then gives each row's sum, which the lane that
+// owns it scales (per-row or per-tensor alpha), offsets by the bias and stores.
 //
 // Decoding u = (M/2 - |d|) / d, d = code - M/2 (the scalar reference's closed form, times
 // alpha), one of two ways:
 // - uint8: u from a table of the 256 exact values in shared memory, 32 copies of it laid
-//   out so that lane l always reads bank l (no bank conflicts for any codes);
+//   out so that lane l always reads bank l (no bank conflicts for any codes), for one
+//   input at a 32 KiB-aligned address (see decode_u);
 // - uint12 and uint16: with D = 2 code - M (an odd integer), u = M / D - sign(D), one
 //   hardware reciprocal (rcp.approx, at most 1 ulp off) and one fma. D is built without an
 //   int-to-float conversion: the float 2^23 + 2 code has the code in its mantissa.
