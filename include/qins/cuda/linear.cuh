@@ -88,9 +88,8 @@ class DeviceLinear {
                       " rows and columns)",
                   name_);
     check(cudaGetDevice(&device_), "cudaGetDevice", name_);
-    bits_ = stored_type_info(code_type_).bits;
     const std::size_t chunks = (cols_ + detail::kChunk - 1) / detail::kChunk;
-    pitch_ = chunks * (bits_ * detail::kChunk / 8);
+    pitch_ = chunks * stored_type_info(code_type_).row_bytes(detail::kChunk);
     span_ = tensor.segment_length();
     scale_stride_ = tensor.scale_stride();
 
@@ -280,7 +279,6 @@ class DeviceLinear {
   AlphaLayout layout_;
   bool has_bias_ = false;
   int device_ = -1;
-  unsigned bits_ = 0;
   std::size_t pitch_ = 0, span_ = 0, scale_stride_ = 0;
   DeviceBuffer codes_, scales_, bias_, table_;
 };
