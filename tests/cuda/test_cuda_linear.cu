@@ -174,15 +174,18 @@ TEST_CASE("GPU products match the float64 reference on every width, layout and o
       }
 }
 
-TEST_CASE("GPU products with alpha per group: whole chunks and any other group size", "[cuda]") {
+TEST_CASE("GPU products with alpha per group: whole quads and any other group size", "[cuda]") {
   struct Grouped {
     Shape shape;
     std::size_t group;
   };
-  // 32, 64 and 48: groups of whole 16-code chunks; 8, 5, 24 and 1 split chunks.
-  const Grouped cases[] = {{{5, 64}, 32}, {{9, 1024}, 64},   {{17, 96}, 48},
-                           {{3, 40}, 8},  {{11, 35}, 5},     {{6, 72}, 24},
-                           {{4, 7}, 1},   {{40, 4096}, 128}, {{2, 16}, 16}};
+  // Groups of a multiple of 4 columns (32, 64, 48, 8, 24, 128, 16, 20, 12: each 4-code quad
+  // scaled once) and of any other size (5, 1, 7: each weight), in rows of whole 512-column
+  // tiles (interleaved on the device), of a partial tile only, and of both.
+  const Grouped cases[] = {{{5, 64}, 32}, {{9, 1024}, 64}, {{17, 96}, 48}, {{3, 40}, 8},
+                           {{11, 35}, 5}, {{6, 72}, 24},   {{4, 7}, 1},    {{40, 4096}, 128},
+                           {{2, 16}, 16}, {{5, 1100}, 20}, {{3, 1030}, 5}, {{7, 600}, 12},
+                           {{2, 1537}, 7}};
   std::uint32_t seed = 500;
   for (auto type : {qins::CodeType::uint8, qins::CodeType::uint12, qins::CodeType::uint16})
     for (const Grouped& c : cases) {

@@ -40,10 +40,10 @@ namespace qins::cuda {
 /// A linear layer on one GPU: y = W x + bias with W held as the QINS codes of a host
 /// layer (uint8, uint12 or uint16; alpha per tensor, row or group).
 ///
-/// Construction copies the codes (each row padded with code 0 to a whole number of 16-code
-/// chunks), the scales (1/alpha), the bias and, for uint8, the table of the 256 decoded
-/// values to the device that is current then; products run there, on the caller's stream,
-/// allocate nothing, and never build the float matrix. Inputs and outputs are float32 in
+/// Construction copies the codes (in the kernels' order, each row padded with code 0 to a
+/// whole number of 16-code chunks), the scales (1/alpha), the bias and, for uint8, the table of the
+/// 256 decoded values to the device that is current then; products run there, on the caller's
+/// stream, allocate nothing, and never build the float matrix. Inputs and outputs are float32 in
 /// device memory (cudaMalloc or managed).
 ///
 /// Accuracy: with w the exact weights (the scalar reference's decode) and y* = W x,
@@ -93,13 +93,7 @@ class DeviceLinear {
     span_ = tensor.segment_length();
     scale_stride_ = tensor.scale_stride();
 
-    if (rows_ > 0 && pitch_ > 0) {
-      codes_ = DeviceBuffer(rows_ * pitch_);
-      check(cudaMemset(codes_.data(), 0, codes_.size()), "cudaMemset", name_);
-      check(cudaMemcpy2D(codes_.data(), pitch_, tensor.code_bytes(), tensor.row_bytes(),
-                         tensor.row_bytes(), rows_, cudaMemcpyHostToDevice),
-            "cudaMemcpy2D (codes)", name_);
-    }
+    if (rows_ > 0 && pitch_ > 0) upload_codes(tensor);
     upload(scales_, tensor.scales());
     upload(bias_, tensor.bias());
     if (code_type_ == CodeType::uint8) {
@@ -184,6 +178,42 @@ class DeviceLinear {
           "cudaMemcpy", name_);
   }
 
+  // The codes in the kernels' layout (detail/gemv.cuh): in each whole tile of 512 columns,
+  // quad i of chunk l (codes 4 i .. 4 i + 3) is the tile's quad 32 i + l; the partial tile
+  // is copied as it is, then code 0 up to the pitch. A quad is row_bytes(4) bytes at a
+  // multiple of them in every format (uint12: two 3-byte blocks), so this moves bytes only.
+  // Rows go up in pieces of about 8 MiB.
+  void upload_codes(const QinsTensor& tensor) {
+    const StoredTypeInfo info = stored_type_info(code_type_);
+    const std::size_t quad_bytes = info.row_bytes(detail::kQuad);
+    const std::size_t tile_bytes = info.row_bytes(detail::kTileColumns);
+    if (tile_bytes != quad_bytes * (detail::kTileColumns / detail::kQuad))
+      throw Error(ErrorKind::invalid_argument, "a code format the GPU layout cannot hold", name_);
+    const std::size_t tiles = cols_ / detail::kTileColumns, quads = detail::kTileColumns / 4;
+    const std::size_t src_bytes = tensor.row_bytes();
+    const std::size_t piece = std::max<std::size_t>(1, (std::size_t(8) << 20) / pitch_);
+    codes_ = DeviceBuffer(rows_ * pitch_);
+    std::vector<unsigned char> rows(std::min(piece, rows_) * pitch_);
+    for (std::size_t r0 = 0; r0 < rows_; r0 += piece) {
+      const std::size_t n = std::min(piece, rows_ - r0);
+      std::fill(rows.begin(), rows.end(), 0);
+      for (std::size_t r = 0; r < n; ++r) {
+        const auto* src =
+            reinterpret_cast<const unsigned char*>(tensor.code_bytes()) + (r0 + r) * src_bytes;
+        unsigned char* dst = rows.data() + r * pitch_;
+        for (std::size_t t = 0; t < tiles; ++t)
+          for (std::size_t q = 0; q < quads; ++q)  // column-order quad q = 32 i + l
+            std::memcpy(dst + t * tile_bytes + (4 * (q % 32) + q / 32) * quad_bytes,
+                        src + t * tile_bytes + q * quad_bytes, quad_bytes);
+        std::memcpy(dst + tiles * tile_bytes, src + tiles * tile_bytes,
+                    src_bytes - tiles * tile_bytes);
+      }
+      check(cudaMemcpy(static_cast<unsigned char*>(codes_.data()) + r0 * pitch_, rows.data(),
+                       n * pitch_, cudaMemcpyHostToDevice),
+            "cudaMemcpy (codes)", name_);
+    }
+  }
+
   void check_buffer(const float* p, std::size_t n, const char* what) const {
     if (n == 0) return;
     if (!p)
@@ -205,6 +235,7 @@ class DeviceLinear {
     a.pitch = pitch_;
     a.rows = int(rows_);
     a.cols = int(cols_);
+    a.whole_chunks = int(cols_ / detail::kTileColumns * 32);
     a.scales = static_cast<const float*>(scales_.data());
     a.scale_stride = int(scale_stride_);
     a.span = int(std::max<std::size_t>(span_, 1));
@@ -216,9 +247,9 @@ class DeviceLinear {
     a.ldy = rows_;
     a.batch = int(batch);
     a.x_vector = reinterpret_cast<std::uintptr_t>(x) % 16 == 0 && cols_ % 4 == 0;
-    const detail::ScaleMode mode = span_ >= cols_                ? detail::ScaleMode::per_row
-                                   : span_ % detail::kChunk == 0 ? detail::ScaleMode::per_chunk
-                                                                 : detail::ScaleMode::per_weight;
+    const detail::ScaleMode mode = span_ >= cols_               ? detail::ScaleMode::per_row
+                                   : span_ % detail::kQuad == 0 ? detail::ScaleMode::per_quad
+                                                                : detail::ScaleMode::per_weight;
     switch (code_type_) {
       case CodeType::uint8:
         return by_mode<8, true>(mode, a, stream);
@@ -234,8 +265,8 @@ class DeviceLinear {
     switch (mode) {
       case detail::ScaleMode::per_row:
         return by_batch<Bits, Table, detail::ScaleMode::per_row>(a, stream);
-      case detail::ScaleMode::per_chunk:
-        return by_batch<Bits, Table, detail::ScaleMode::per_chunk>(a, stream);
+      case detail::ScaleMode::per_quad:
+        return by_batch<Bits, Table, detail::ScaleMode::per_quad>(a, stream);
       default:
         return by_batch<Bits, Table, detail::ScaleMode::per_weight>(a, stream);
     }

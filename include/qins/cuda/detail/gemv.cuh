@@ -6,12 +6,19 @@
 // Work split: a block is kWarps warps; each warp owns R consecutive rows and sweeps their
 // columns in chunks of kChunk codes, lane l taking chunks l, l + 32, ... (consecutive
 // lanes read consecutive bytes). A chunk's codes are loaded as 32-bit words with one or
-// two vector loads (uint8: 16 bytes, uint12: 24, uint16: 32; the device rows are padded to
-// whole chunks with code 0), the next chunk's words are in flight while this one is
-// decoded, and the inputs of a chunk are read once for all R rows (for batches, from
-// shared memory, where the whole block stages them 512 columns at a time). Each lane sums
-// its chunks in float; a warp reduction then gives each row's sum, which the lane that
-// owns it scales (per-row or per-tensor alpha), offsets by the bias and stores.
+// two vector loads (uint8: 16 bytes, uint12: 24, uint16: 32), the next chunk's words are
+// in flight while this one is decoded, and the inputs of a chunk are read once for all R
+// rows (for batches, from shared memory, where the whole block stages them 512 columns at
+// a time). Each lane sums its chunks in float; a warp reduction then gives each row's sum,
+// which the lane that owns it scales (per-row or per-tensor alpha), offsets by the bias
+// and stores.
+//
+// Device layout of a row (see quad_column): a chunk is four quads of 4 codes (4 consecutive
+// columns). In each whole tile of 32 chunks (512 columns) the quads are interleaved, quad i
+// of the tile's chunk l holding columns 128 i + 4 l .. of the tile, so that the 32 lanes'
+// inputs of one quad are 512 consecutive bytes (one coalesced load, where in column order
+// they would be 16-byte pieces 64 bytes apart). The last, partial tile is in column order,
+// padded with code 0 (which decodes to 0) to whole chunks.
 //
 // Decoding u = (M/2 - |d|) / d, d = code - M/2 (the scalar reference's closed form, times
 // alpha), one of two ways:
@@ -42,17 +49,23 @@ inline constexpr std::size_t kTableBytes = sizeof(float) * kTableEntries * kTabl
 /// How the scales (1/alpha) apply within a row.
 enum class ScaleMode {
   per_row,     ///< one scale per row (per-row, per-tensor and fixed alpha): applied to the sum
-  per_chunk,   ///< groups of a whole number of chunks: applied to each chunk's partial sum
+  per_quad,    ///< groups of a multiple of 4 columns: applied to each quad's partial sum
   per_weight,  ///< any other group size: applied to each decoded weight
 };
 
+/// Columns of a tile: 32 chunks, one per lane.
+inline constexpr int kTileColumns = 32 * kChunk;
+/// Codes of a quad (4 consecutive columns), kChunk / kQuad quads per chunk.
+inline constexpr int kQuad = 4;
+
 /// Everything a launch reads and writes. Codes: row r at codes + r * pitch, kChunk-code
-/// chunks of `chunk_bytes` bytes, zero-padded to whole chunks. Scales: weight (r, c) has
-/// scales[r * scale_stride + c / span]. Input b is x + b * ldx, output b y + b * ldy.
+/// chunks of `chunk_bytes` bytes in the device layout (see quad_column). Scales: weight (r,
+/// c) has scales[r * scale_stride + c / span]. Input b is x + b * ldx, output b y + b * ldy.
 struct GemvArgs {
   const unsigned char* codes = nullptr;
   std::size_t pitch = 0;
   int rows = 0, cols = 0;
+  int whole_chunks = 0;  ///< chunks of a row in whole tiles: 32 (cols / kTileColumns)
   const float* scales = nullptr;
   int scale_stride = 0, span = 0;
   const float* bias = nullptr;   ///< rows floats, or null
@@ -62,8 +75,16 @@ struct GemvArgs {
   float* y = nullptr;
   std::size_t ldy = 0;
   int batch = 0;          ///< inputs of this launch, 1 .. B
-  bool x_vector = false;  ///< every input chunk can be read as float4 (16-byte aligned)
+  bool x_vector = false;  ///< every input quad can be read as float4 (16-byte aligned)
 };
+
+/// The first column of quad i of chunk k (lane k % 32 of tile k / 32): in a whole tile the
+/// lanes' quads are interleaved (columns 128 i + 4 l of the tile), in the last, partial
+/// tile they are in column order (16 k + 4 i).
+__device__ __forceinline__ int quad_column(const GemvArgs& a, int k, int i) {
+  return k < a.whole_chunks ? (k / 32) * kTileColumns + 32 * kQuad * i + kQuad * (k % 32)
+                            : k * kChunk + kQuad * i;
+}
 
 /// Code j (0 .. kChunk - 1) of a chunk held as 32-bit little-endian words, shifted left by
 /// one (2 code); for a compile-time j this is one or two shifts and a mask.
@@ -142,49 +163,59 @@ __device__ __forceinline__ void decode_chunk(const unsigned* w, unsigned lane_ta
   ((u[J] = decode_u<Bits, Table, Aligned>(twice_code<Bits, J>(w), lane_table)), ...);
 }
 
-/// The inputs of columns c0 .. c0 + kChunk of input b (zero past the last column).
-__device__ __forceinline__ void load_inputs(const GemvArgs& a, int b, int c0, float* v) {
-  const float* x = a.x + b * a.ldx + c0;
-  if (a.x_vector && c0 + kChunk <= a.cols) {
+/// The inputs of chunk k's columns of input b, quad by quad (zero past the last column).
+__device__ __forceinline__ void load_inputs(const GemvArgs& a, int b, int k, float* v) {
+  const float* x = a.x + b * a.ldx;
 #pragma unroll
-    for (int i = 0; i < kChunk / 4; ++i)
-      spread4(__ldg(reinterpret_cast<const float4*>(x) + i), v + 4 * i);
-  } else {
+  for (int i = 0; i < kChunk / kQuad; ++i) {
+    const int c = quad_column(a, k, i);
+    if (a.x_vector && c < a.cols) {  // (x_vector: cols % 4 == 0, so the whole quad is there)
+      spread4(__ldg(reinterpret_cast<const float4*>(x + c)), v + kQuad * i);
+    } else {
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) v[j] = c0 + j < a.cols ? __ldg(x + j) : 0.0f;
+      for (int j = 0; j < kQuad; ++j) v[kQuad * i + j] = c + j < a.cols ? __ldg(x + c + j) : 0.0f;
+    }
   }
 }
 
-/// The kChunk weights (times alpha, unless scaled per weight) of columns c0 .. of row r.
+/// The kChunk weights (times alpha, unless scaled per weight) of chunk k of row r.
 template <unsigned Bits, bool Table, bool Aligned, ScaleMode Scale>
 __device__ __forceinline__ void decode_row_chunk(const GemvArgs& a, const unsigned* w,
-                                                 unsigned lane_table, int r, int c0, float* u) {
+                                                 unsigned lane_table, int r, int k, float* u) {
   decode_chunk<Bits, Table, Aligned>(w, lane_table, u, std::make_integer_sequence<int, kChunk>{});
   if constexpr (Scale == ScaleMode::per_weight) {
     const float* s = a.scales + std::size_t(r) * a.scale_stride;
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) u[j] *= c0 + j < a.cols ? s[(c0 + j) / a.span] : 0.0f;
+    for (int i = 0; i < kChunk / kQuad; ++i) {
+      const int c = quad_column(a, k, i);
+#pragma unroll
+      for (int j = 0; j < kQuad; ++j)
+        u[kQuad * i + j] *= c + j < a.cols ? s[(c + j) / a.span] : 0.0f;
+    }
   }
 }
 
-/// acc + sum_j u[j] v[j], the chunk's sum scaled first where groups are whole chunks.
+/// acc + sum_j u[j] v[j] over chunk k of row r, each quad's sum scaled first where groups
+/// are whole quads.
 template <ScaleMode Scale>
 __device__ __forceinline__ float add_chunk(const GemvArgs& a, const float* u, const float* v, int r,
-                                           int c0, float acc) {
-  if constexpr (Scale == ScaleMode::per_chunk) {
-    float partial = 0.0f;
+                                           int k, float acc) {
+  if constexpr (Scale == ScaleMode::per_quad) {
+    const float* s = a.scales + std::size_t(r) * a.scale_stride;
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) partial = fmaf(u[j], v[j], partial);
-    return fmaf(partial, a.scales[std::size_t(r) * a.scale_stride + c0 / a.span], acc);
+    for (int i = 0; i < kChunk / kQuad; ++i) {
+      float partial = 0.0f;
+#pragma unroll
+      for (int j = kQuad * i; j < kQuad * (i + 1); ++j) partial = fmaf(u[j], v[j], partial);
+      acc = fmaf(partial, s[quad_column(a, k, i) / a.span], acc);
+    }
+    return acc;
   } else {
 #pragma unroll
     for (int j = 0; j < kChunk; ++j) acc = fmaf(u[j], v[j], acc);
     return acc;
   }
 }
-
-/// Floats of one buffer of staged inputs: B inputs x 32 chunks of kChunk columns.
-inline constexpr int kTileColumns = 32 * kChunk;
 
 /// Dynamic shared memory of a launch: the uint8 table, then for batches two buffers of
 /// staged inputs.
@@ -196,15 +227,18 @@ constexpr std::size_t shared_bytes() {
          (B > 1 ? 2 * sizeof(float) * B * kTileColumns : 0);
 }
 
-/// The inputs of columns t0 .. t0 + kTileColumns of every input of the launch into `xs`,
-/// by the whole block: input b's chunk of lane l, float4 i at xs[b * kTileColumns + 4 (32 i +
-/// l)], so that the lanes of a warp read consecutive 16 bytes (no bank conflicts).
-__device__ __forceinline__ void stage_inputs(const GemvArgs& a, int t0, float* xs) {
+/// The inputs of tile t (columns 512 t ..) of every input of the launch into `xs`, by the
+/// whole block: quad i of input b's chunk of lane l at float4 xs[b * kTileColumns + 4 (32 i
+/// + l)], so that the lanes of a warp read consecutive 16 bytes (no bank conflicts). In a
+/// whole tile that is the inputs' own order.
+__device__ __forceinline__ void stage_inputs(const GemvArgs& a, int t, float* xs) {
+  const bool whole = 32 * t < a.whole_chunks;
   for (int idx = threadIdx.x; idx < a.batch * (kTileColumns / 4); idx += kThreads) {
-    const int b = idx / (kTileColumns / 4), q = idx % (kTileColumns / 4), c = t0 + 4 * q;
+    const int b = idx / (kTileColumns / 4), q = idx % (kTileColumns / 4);
+    const int c = t * kTileColumns + 4 * q;  // quad q of the tile in column order
     const float* x = a.x + b * a.ldx + c;
     float4 v;
-    if (a.x_vector && c + 4 <= a.cols) {
+    if (a.x_vector && c < a.cols) {
       v = __ldg(reinterpret_cast<const float4*>(x));
     } else {
       v.x = c < a.cols ? __ldg(x) : 0.0f;
@@ -212,7 +246,8 @@ __device__ __forceinline__ void stage_inputs(const GemvArgs& a, int t0, float* x
       v.z = c + 2 < a.cols ? __ldg(x + 2) : 0.0f;
       v.w = c + 3 < a.cols ? __ldg(x + 3) : 0.0f;
     }
-    reinterpret_cast<float4*>(xs + b * kTileColumns)[(q % 4) * 32 + q / 4] = v;
+    // Column-order quad q is quad q % 4 of chunk q / 4 in the partial tile.
+    reinterpret_cast<float4*>(xs + b * kTileColumns)[whole ? q : (q % 4) * 32 + q / 4] = v;
   }
 }
 
@@ -269,24 +304,23 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
     if (k + 32 < chunks)
 #pragma unroll
       for (int r = 0; r < R; ++r) next[r].load(row[r] + (k + 32) * chunk_bytes);
-    const int c0 = k * kChunk;
     if constexpr (!DecodeFirst) {  // (one input) the inputs first, then each row decoded and
                                    // summed at once
       float v[kChunk];
-      load_inputs(a, 0, c0, v);
+      load_inputs(a, 0, k, v);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         float u[kChunk];
         decode_row_chunk<Bits, Table, !staged, Scale>(a, cur[r].w, lane_table,
-                                                      min(r0 + r, a.rows - 1), c0, u);
-        acc[r][0] = add_chunk<Scale>(a, u, v, min(r0 + r, a.rows - 1), c0, acc[r][0]);
+                                                      min(r0 + r, a.rows - 1), k, u);
+        acc[r][0] = add_chunk<Scale>(a, u, v, min(r0 + r, a.rows - 1), k, acc[r][0]);
       }
     } else {  // every row decoded once, then each input read once for all of them
       float u[R][kChunk];
 #pragma unroll
       for (int r = 0; r < R; ++r)
         decode_row_chunk<Bits, Table, !staged, Scale>(a, cur[r].w, lane_table,
-                                                      min(r0 + r, a.rows - 1), c0, u[r]);
+                                                      min(r0 + r, a.rows - 1), k, u[r]);
 #pragma unroll
       for (int b = 0; b < B; ++b) {
         if (b >= a.batch) break;
@@ -296,11 +330,11 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
 #pragma unroll
           for (int i = 0; i < kChunk / 4; ++i) spread4(q[32 * i], v + 4 * i);
         } else {
-          load_inputs(a, b, c0, v);
+          load_inputs(a, b, k, v);
         }
 #pragma unroll
         for (int r = 0; r < R; ++r)
-          acc[r][b] = add_chunk<Scale>(a, u[r], v, min(r0 + r, a.rows - 1), c0, acc[r][b]);
+          acc[r][b] = add_chunk<Scale>(a, u[r], v, min(r0 + r, a.rows - 1), k, acc[r][b]);
       }
     }
   };
@@ -308,7 +342,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
     for (int k0 = 0, tile = 0; k0 < chunks; k0 += 32, ++tile) {
       // One barrier per tile: the buffer written here was last read two tiles ago.
       float* const xs = staging + (tile % 2) * B * kTileColumns;
-      stage_inputs(a, k0 * kChunk, xs);
+      stage_inputs(a, tile, xs);
       __syncthreads();
       if (k0 + lane < chunks) step(k0 + lane, xs);
     }
