@@ -211,6 +211,8 @@ int main(int argc, char** argv) {
       const qins::QinsTensor t = random_tensor(s.rows, s.cols, type, 1234);
       Qins q{name, {}};
       q.copies.emplace_back(t);
+      std::printf("%zux%zu %s, one input: %s\n", s.rows, s.cols, name,
+                  q.copies[0].kernel(1).c_str());
       for (int i = 1, n = copies_for(double(q.copies[0].device_bytes())); i < n; ++i)
         q.copies.emplace_back(t);
       layers.push_back(std::move(q));

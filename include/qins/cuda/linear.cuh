@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -92,11 +93,16 @@ class DeviceLinear {
     pitch_ = chunks * stored_type_info(code_type_).row_bytes(detail::kChunk);
     span_ = tensor.segment_length();
     scale_stride_ = tensor.scale_stride();
+    mode_ = span_ >= cols_               ? detail::ScaleMode::per_row
+            : span_ % detail::kQuad == 0 ? detail::ScaleMode::per_quad
+                                         : detail::ScaleMode::per_weight;
 
     if (rows_ > 0 && pitch_ > 0) upload_codes(tensor);
     upload(scales_, tensor.scales());
     upload(bias_, tensor.bias());
     if (code_type_ == CodeType::uint8) {
+      resident_ =
+          by_mode_value([this](auto mode) { return prefer_resident<decltype(mode)::value>(); });
       std::vector<float> table(detail::kTableEntries);
       for (std::uint32_t c = 0; c < table.size(); ++c)
         table[c] = qins::detail::scalar::decoded_times_alpha_ref<Uint8Codes, float>(c);
@@ -129,6 +135,26 @@ class DeviceLinear {
   double accumulation_error_bound() const noexcept {
     const std::size_t sweeps = (cols_ + 32 * detail::kChunk - 1) / (32 * detail::kChunk);
     return double(2 * detail::kChunk * sweeps + 8) * 0x1p-24;
+  }
+
+  /// Which kernel forward_batch() runs for `batch` inputs, in words (for benchmarks and
+  /// tests), e.g. "uint8, 4 rows per warp, streaming (2 blocks per multiprocessor)".
+  std::string kernel(std::size_t batch) const {
+    const std::string type = to_string(code_type_);
+    if (batch <= 1 && code_type_ == CodeType::uint8 && mode_ != detail::ScaleMode::per_row)
+      return type + ", 4 rows per warp, scales per group";
+    if (batch <= 1 && code_type_ == CodeType::uint8)
+      return type + ", 4 rows per warp, " +
+             (resident_ ? "resident (3 blocks per multiprocessor)"
+                        : "streaming (2 blocks per multiprocessor)");
+    if (batch <= 1) return type + ", 2 rows per warp";
+    const std::size_t n = std::min<std::size_t>(batch, detail::kMaxBatch);
+    return type + ", 2 rows per warp, " +
+           std::to_string(n <= 2   ? 2
+                          : n <= 4 ? 4
+                          : n <= 8 ? 8
+                                   : 16) +
+           " inputs per launch";
   }
 
   // ---- Products ----
@@ -178,8 +204,15 @@ class DeviceLinear {
           "cudaMemcpy", name_);
   }
 
-  // The codes in the kernels' layout (detail/gemv.cuh): in each whole tile of 512 columns,
-  // quad i of chunk l (codes 4 i .. 4 i + 3) is the tile's quad 32 i + l; the partial tile
+  // Whole 512-column tiles of a row that the kernels read interleaved: uint8 only. (uint12
+  // and uint16 spend more on the decode than on the inputs' loads, and measured 1-3% slower
+  // with it on an H200.)
+  std::size_t interleaved_tiles() const noexcept {
+    return code_type_ == CodeType::uint8 ? cols_ / detail::kTileColumns : 0;
+  }
+
+  // The codes in the kernels' layout (detail/gemv.cuh): in each interleaved tile of 512
+  // columns, quad i of chunk l (codes 4 i .. 4 i + 3) is the tile's quad 32 i + l; the rest
   // is copied as it is, then code 0 up to the pitch. A quad is row_bytes(4) bytes at a
   // multiple of them in every format (uint12: two 3-byte blocks), so this moves bytes only.
   // Rows go up in pieces of about 8 MiB.
@@ -189,7 +222,7 @@ class DeviceLinear {
     const std::size_t tile_bytes = info.row_bytes(detail::kTileColumns);
     if (tile_bytes != quad_bytes * (detail::kTileColumns / detail::kQuad))
       throw Error(ErrorKind::invalid_argument, "a code format the GPU layout cannot hold", name_);
-    const std::size_t tiles = cols_ / detail::kTileColumns, quads = detail::kTileColumns / 4;
+    const std::size_t tiles = interleaved_tiles(), quads = detail::kTileColumns / 4;
     const std::size_t src_bytes = tensor.row_bytes();
     const std::size_t piece = std::max<std::size_t>(1, (std::size_t(8) << 20) / pitch_);
     codes_ = DeviceBuffer(rows_ * pitch_);
@@ -235,7 +268,7 @@ class DeviceLinear {
     a.pitch = pitch_;
     a.rows = int(rows_);
     a.cols = int(cols_);
-    a.whole_chunks = int(cols_ / detail::kTileColumns * 32);
+    a.whole_chunks = int(interleaved_tiles() * 32);
     a.scales = static_cast<const float*>(scales_.data());
     a.scale_stride = int(scale_stride_);
     a.span = int(std::max<std::size_t>(span_, 1));
@@ -247,40 +280,49 @@ class DeviceLinear {
     a.ldy = rows_;
     a.batch = int(batch);
     a.x_vector = reinterpret_cast<std::uintptr_t>(x) % 16 == 0 && cols_ % 4 == 0;
-    const detail::ScaleMode mode = span_ >= cols_               ? detail::ScaleMode::per_row
-                                   : span_ % detail::kQuad == 0 ? detail::ScaleMode::per_quad
-                                                                : detail::ScaleMode::per_weight;
-    switch (code_type_) {
-      case CodeType::uint8:
-        return by_mode<8, true>(mode, a, stream);
-      case CodeType::uint12:
-        return by_mode<12, false>(mode, a, stream);
+    by_mode_value([&](auto mode) {
+      switch (code_type_) {
+        case CodeType::uint8:
+          return by_batch<8, true, decltype(mode)::value>(a, stream);
+        case CodeType::uint12:
+          return by_batch<12, false, decltype(mode)::value>(a, stream);
+        default:
+          return by_batch<16, false, decltype(mode)::value>(a, stream);
+      }
+    });
+  }
+
+  // f(std::integral_constant<ScaleMode, mode_>{}): the scale mode as a template argument.
+  template <class F>
+  auto by_mode_value(F&& f) const
+      -> decltype(f(std::integral_constant<detail::ScaleMode, detail::ScaleMode::per_row>{})) {
+    using detail::ScaleMode;
+    switch (mode_) {
+      case ScaleMode::per_row:
+        return f(std::integral_constant<ScaleMode, ScaleMode::per_row>{});
+      case ScaleMode::per_quad:
+        return f(std::integral_constant<ScaleMode, ScaleMode::per_quad>{});
       default:
-        return by_mode<16, false>(mode, a, stream);
+        return f(std::integral_constant<ScaleMode, ScaleMode::per_weight>{});
     }
   }
 
-  template <unsigned Bits, bool Table>
-  void by_mode(detail::ScaleMode mode, const detail::GemvArgs& a, cudaStream_t stream) const {
-    switch (mode) {
-      case detail::ScaleMode::per_row:
-        return by_batch<Bits, Table, detail::ScaleMode::per_row>(a, stream);
-      case detail::ScaleMode::per_quad:
-        return by_batch<Bits, Table, detail::ScaleMode::per_quad>(a, stream);
-      default:
-        return by_batch<Bits, Table, detail::ScaleMode::per_weight>(a, stream);
-    }
-  }
-
-  // One input, as measured on an H200 (bench/README.md, "GPU"): uint8 4 rows per warp, all
-  // decoded before the sums (the table look-ups in flight together); uint12 and uint16 2
-  // rows, each summed as it is decoded, uint16 with registers for 3 blocks per
-  // multiprocessor. Batches: 2 rows per warp, so that the decoded rows and the sums leave
-  // registers for several warps.
+  // One input, as measured on an H200 (bench/README.md, "GPU"): uint8 4 rows per warp. The
+  // streaming kernel decodes all 4 before the sums (the look-ups in flight together), with
+  // the codes two chunks ahead and 2 blocks per multiprocessor; the resident one sums each
+  // row as it is decoded and fits 3 blocks. The layer takes the resident one where that
+  // puts all its blocks in fewer waves (resident_, see prefer_resident). uint12 and uint16:
+  // 2 rows, each summed as it is decoded, uint16 with registers for 3 blocks. Batches: 2
+  // rows per warp, so that the decoded rows and the sums leave registers for several warps.
   template <unsigned Bits, bool Table, detail::ScaleMode Mode>
   void by_batch(const detail::GemvArgs& a, cudaStream_t stream) const {
     if (a.batch == 1) {
-      if constexpr (Bits == 8) return run<Bits, Table, 4, 1, Mode, true, 1>(a, stream);
+      if constexpr (Bits == 8 && Mode == detail::ScaleMode::per_row) {
+        if (resident_) return run<Bits, Table, 4, 1, Mode, false, 3, 1>(a, stream);
+        return run<Bits, Table, 4, 1, Mode, true, 2, 2>(a, stream);
+      }
+      // (Scales per group need more registers: no cap, one chunk ahead.)
+      if constexpr (Bits == 8) return run<Bits, Table, 4, 1, Mode, true, 1, 1>(a, stream);
       if constexpr (Bits == 12) return run<Bits, Table, 2, 1, Mode, false, 1>(a, stream);
       if constexpr (Bits == 16) return run<Bits, Table, 2, 1, Mode, false, 3>(a, stream);
     }
@@ -290,16 +332,51 @@ class DeviceLinear {
     return run<Bits, Table, 2, 16, Mode>(a, stream);
   }
 
+  // Whether the resident uint8 kernel (3 blocks per multiprocessor) runs this layer's
+  // blocks in fewer waves than the streaming one (2 blocks), on the current device. Both
+  // take 32 rows per block. (Per-row scales only: with scales per group both would spill.)
+  template <detail::ScaleMode Mode>
+  bool prefer_resident() {
+    if constexpr (Mode != detail::ScaleMode::per_row) {
+      return false;
+    } else {
+      return fewer_waves(detail::gemv_kernel<8, true, 4, 1, Mode, false, 3, 1>,
+                         detail::gemv_kernel<8, true, 4, 1, Mode, true, 2, 2>);
+    }
+  }
+
+  // Whether `first`'s blocks (32 rows each, one input) fit this layer in fewer waves than
+  // `second`'s.
+  template <class Kernel>
+  bool fewer_waves(Kernel first, Kernel second) {
+    int sms = 0;
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_),
+          "cudaDeviceGetAttribute (multiprocessors)", name_);
+    const std::size_t blocks = (rows_ + 4 * detail::kWarps - 1) / (4 * detail::kWarps);
+    const auto waves = [&](auto kernel) {
+      constexpr std::size_t shared = detail::shared_bytes<true, 1>();
+      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)),
+            "cudaFuncSetAttribute (shared memory of the product)", name_);
+      int per_sm = 0;
+      check(
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, detail::kThreads, shared),
+          "cudaOccupancyMaxActiveBlocksPerMultiprocessor", name_);
+      const std::size_t slots = std::size_t(std::max(per_sm, 0)) * std::size_t(std::max(sms, 0));
+      return slots ? (blocks + slots - 1) / slots : std::numeric_limits<std::size_t>::max();
+    };
+    return waves(first) < waves(second);
+  }
+
   template <unsigned Bits, bool Table, int R, int B, detail::ScaleMode Mode, bool First = (B > 1),
-            int MinBlocks = 1>
+            int MinBlocks = 1, int Depth = 1>
   void run(const detail::GemvArgs& a, cudaStream_t stream) const {
     const unsigned rows_per_block = detail::kWarps * R;
     const unsigned blocks = unsigned((rows_ + rows_per_block - 1) / rows_per_block);
     constexpr std::size_t shared = detail::shared_bytes<Table, B>();
-    const auto kernel = detail::gemv_kernel<Bits, Table, R, B, Mode, First, MinBlocks>;
+    const auto kernel = detail::gemv_kernel<Bits, Table, R, B, Mode, First, MinBlocks, Depth>;
     if constexpr (shared > 48 * 1024)  // beyond the default: asked for on the current device
       check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)),
-            "cudaFuncSetAttribute (shared memory of the batched product)", name_);
+            "cudaFuncSetAttribute (shared memory of the product)", name_);
     kernel<<<blocks, detail::kThreads, shared, stream>>>(a);
     check(cudaGetLastError(), "launching the GPU product", name_);
   }
@@ -311,6 +388,8 @@ class DeviceLinear {
   bool has_bias_ = false;
   int device_ = -1;
   std::size_t pitch_ = 0, span_ = 0, scale_stride_ = 0;
+  detail::ScaleMode mode_ = detail::ScaleMode::per_row;
+  bool resident_ = false;  ///< uint8, one input: the resident kernel (see by_batch)
   DeviceBuffer codes_, scales_, bias_, table_;
 };
 
