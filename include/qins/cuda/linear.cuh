@@ -42,10 +42,11 @@ namespace qins::cuda {
 /// layer (uint8, uint12 or uint16; alpha per tensor, row or group).
 ///
 /// Construction copies the codes (in the kernels' order, each row padded with code 0 to a
-/// whole number of 16-code chunks), the scales (1/alpha), the bias and, for uint8, the table of the
-/// 256 decoded values to the device that is current then; products run there, on the caller's
-/// stream, allocate nothing, and never build the float matrix. Inputs and outputs are float32 in
-/// device memory (cudaMalloc or managed).
+/// whole number of 16-code chunks), the scales (1/alpha), the bias and, for uint8, the
+/// table of the 256 decoded values to the device that is current then, and picks the
+/// kernels for its shape there (kernel() names them); products run there, on the caller's
+/// stream, allocate nothing, and never build the float matrix. Inputs and outputs are
+/// float32 in device memory (cudaMalloc or managed).
 ///
 /// Accuracy: with w the exact weights (the scalar reference's decode) and y* = W x,
 ///     |y - y*| <= decode_error_bound() * sum_j (|w_j| + 1/alpha_j) |x_j|

@@ -274,10 +274,10 @@ __device__ __forceinline__ void stage_inputs(const GemvArgs& a, int t, float* xs
 
 /// y = W x (+ bias) for a.batch <= B inputs, R rows per warp; DecodeFirst: all R rows of a
 /// chunk decoded before the sums (always for batches); registers limited to fit MinBlocks
-/// blocks per multiprocessor; the codes of the next Depth chunks in flight. Batches read their
-/// inputs from shared memory, staged by the whole block 512 columns at a time (each input read from
-/// L2 once per block, not once per warp). Launch with kThreads threads and shared_bytes<Table, B>()
-/// of dynamic shared memory.
+/// blocks per multiprocessor; the codes of the next Depth chunks in flight. Batches read
+/// their inputs from shared memory, staged by the whole block 512 columns at a time (each
+/// input read from L2 once per block, not once per warp). Launch with kThreads threads and
+/// shared_bytes<Table, B>() of dynamic shared memory.
 template <unsigned Bits, bool Table, int R, int B, ScaleMode Scale, bool DecodeFirst = (B > 1),
           int MinBlocks = 1, int Depth = 1>
 __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArgs a) {
