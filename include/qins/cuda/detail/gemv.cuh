@@ -229,7 +229,8 @@ __device__ __forceinline__ float add_chunk(const GemvArgs& a, const float* u, co
       float partial = 0.0f;
 #pragma unroll
       for (int j = kQuad * i; j < kQuad * (i + 1); ++j) partial = fmaf(u[j], v[j], partial);
-      acc = fmaf(partial, s[q.column(i) / a.span], acc);
+      // (A quad past the last column has no scale; its partial sum is 0.)
+      if (const int c = q.column(i); c < a.cols) acc = fmaf(partial, s[c / a.span], acc);
     }
     return acc;
   } else {
@@ -293,13 +294,14 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
   float acc[R][B] = {};
   constexpr int chunk_bytes = int(Bits) * kChunk / 8;
   const int chunks = (a.cols + kChunk - 1) / kChunk;
-  // The first chunk's codes are on their way while the block fills its table.
+  // The first Depth chunks' codes are on their way while the block fills its table.
   ChunkWords<Bits> next[Depth][R];
 #pragma unroll
   for (int d = 0; d < Depth; ++d)
     if (lane + 32 * d < chunks)
 #pragma unroll
-      for (int r = 0; r < R; ++r) next[d][r].load(row[r] + (lane + 32 * d) * chunk_bytes);
+      for (int r = 0; r < R; ++r)
+        next[d][r].load(row[r] + std::size_t(lane + 32 * d) * chunk_bytes);
   const unsigned lane4 = lane * sizeof(float);
   unsigned table = 0;  // shared-memory address of the table
   float* staging = shared;
@@ -317,8 +319,8 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
   }
   // Warps past the last row stay for the block's synchronisation when inputs are staged.
   if (!staged && r0 >= a.rows) return;
-  // Chunk k of this lane's rows, with the next one's codes loaded meanwhile; xs: the staged
-  // inputs of its tile (batches).
+  // Chunk k of this lane's rows, with the codes of chunk k + 32 Depth loaded meanwhile; xs: the
+  // staged inputs of its tile (batches).
   const auto step = [&](int k, const float* xs) {
     ChunkWords<Bits> cur[R];
 #pragma unroll
@@ -329,7 +331,8 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
     }
     if (k + 32 * Depth < chunks)
 #pragma unroll
-      for (int r = 0; r < R; ++r) next[Depth - 1][r].load(row[r] + (k + 32 * Depth) * chunk_bytes);
+      for (int r = 0; r < R; ++r)
+        next[Depth - 1][r].load(row[r] + std::size_t(k + 32 * Depth) * chunk_bytes);
     const Quads<Bits == 8> q(a, k);
     if constexpr (!DecodeFirst) {  // (one input) the inputs first, then each row decoded and
                                    // summed at once
