@@ -223,7 +223,7 @@ class DeviceLinear {
     const std::size_t tile_bytes = info.row_bytes(detail::kTileColumns);
     if (tile_bytes != quad_bytes * (detail::kTileColumns / detail::kQuad))
       throw Error(ErrorKind::invalid_argument, "a code format the GPU layout cannot hold", name_);
-    const std::size_t tiles = interleaved_tiles(), quads = detail::kTileColumns / 4;
+    const std::size_t tiles = interleaved_tiles(), quads = detail::kTileColumns / detail::kQuad;
     const std::size_t src_bytes = tensor.row_bytes();
     const std::size_t piece = std::max<std::size_t>(1, (std::size_t(8) << 20) / pitch_);
     codes_ = DeviceBuffer(rows_ * pitch_);

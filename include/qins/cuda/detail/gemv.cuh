@@ -45,7 +45,6 @@ inline constexpr int kChunk = 16;             ///< codes per lane per step
 inline constexpr int kMaxBatch = 16;          ///< inputs per launch
 inline constexpr int kTableCopies = 32;       ///< one per bank
 inline constexpr int kTableEntries = 256;     ///< uint8 codes
-inline constexpr std::size_t kTableBytes = sizeof(float) * kTableEntries * kTableCopies;
 
 /// How the scales (1/alpha) apply within a row.
 enum class ScaleMode {
@@ -240,12 +239,16 @@ __device__ __forceinline__ float add_chunk(const GemvArgs& a, const float* u, co
   }
 }
 
+/// Floats from one entry of the uint8 table to the next: 32 copies, and for one input as
+/// many unused floats after them (rows of 256 bytes, see decode_u).
+template <int B>
+inline constexpr int kTableRowFloats = B == 1 ? 2 * kTableCopies : kTableCopies;
+
 /// Dynamic shared memory of a launch: the uint8 table, then for batches two buffers of
 /// staged inputs.
 template <bool Table, int B>
 constexpr std::size_t shared_bytes() {
-  // (For one input the table's rows are 256 bytes apart, half of them unused: 64 KiB.)
-  return (Table ? (B == 1 ? 2 : 1) * kTableBytes : 0) +
+  return (Table ? sizeof(float) * kTableEntries * kTableRowFloats<B> : 0) +
          (B > 1 ? 2 * sizeof(float) * B * kTileColumns : 0);
 }
 
@@ -306,16 +309,16 @@ __global__ void __launch_bounds__(kThreads, MinBlocks) gemv_kernel(const GemvArg
   unsigned table = 0;  // shared-memory address of the table
   float* staging = shared;
   if constexpr (Table) {
-    constexpr int row = staged ? kTableCopies : 2 * kTableCopies;  // floats
+    constexpr int entry = kTableRowFloats<B>;
     // Thread t writes entry t's 32 copies, copy j to bank (t + j) % 32: no bank conflicts.
     for (int e = threadIdx.x; e < kTableEntries; e += kThreads) {
       const float v = a.table[e];
 #pragma unroll
-      for (int j = 0; j < kTableCopies; ++j) shared[e * row + (e + j) % kTableCopies] = v;
+      for (int j = 0; j < kTableCopies; ++j) shared[e * entry + (e + j) % kTableCopies] = v;
     }
     __syncthreads();
     table = unsigned(__cvta_generic_to_shared(shared));
-    staging = shared + kTableEntries * row;
+    staging = shared + kTableEntries * entry;
   }
   // Warps past the last row stay for the block's synchronisation when inputs are staged.
   if (!staged && r0 >= a.rows) return;

@@ -155,14 +155,8 @@ struct V {
             : even_exponent);
     constexpr float half = float(Uint12Codes::max_code) / 2.0f, even_offset = 0x1p15f + half,
                     odd_offset = 0x1p19f + half;
-    const F offset = odd ? _mm512_setr_ps(odd_offset, even_offset, odd_offset, even_offset,
-                                          odd_offset, even_offset, odd_offset, even_offset,
-                                          odd_offset, even_offset, odd_offset, even_offset,
-                                          odd_offset, even_offset, odd_offset, even_offset)
-                         : _mm512_setr_ps(even_offset, odd_offset, even_offset, odd_offset,
-                                          even_offset, odd_offset, even_offset, odd_offset,
-                                          even_offset, odd_offset, even_offset, odd_offset,
-                                          even_offset, odd_offset, even_offset, odd_offset);
+    const F offset = odd ? _mm512_setr4_ps(odd_offset, even_offset, odd_offset, even_offset)
+                         : _mm512_setr4_ps(even_offset, odd_offset, even_offset, odd_offset);
     // (bytes & mask) | exponent
     const __m512i bits = _mm512_ternarylogic_epi32(bytes, mask, exponent, 0xea);
     return _mm512_sub_ps(_mm512_castsi512_ps(bits), offset);

@@ -268,14 +268,6 @@ struct Kernels {
                     V::select_by_sign(d, V::set1(1.0f), V::set1(-1.0f)));
   }
 
-  // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
-  // B. The closed form is split: sum_j x_j u_j = (M/2) sum_j x_j / d_j - sum_j sign(d_j) x_j,
-  // so each vector of weights costs one reciprocal, one FMA, one blend or sign flip (x
-  // or -x, by the sign of d: V::signed_by) and one add; M/2 and the scale are applied once per
-  // segment. Each row is summed segment by segment (one scale each): vector lanes plus a scalar
-  // tail, in an order that does not depend on R or B, so a row's result is the same whichever block
-  // it is computed in. Writes y[b * ldy + r].
-
   // Prefetching ahead within the rows (one hint per vector and row) measured slower than
   // the hardware prefetcher alone for uint8 (-4% from memory, AVX-512) but, once the
   // 12-bit decode got faster, +5-13% for uint12 (4096 and 11008 x 4096 from memory) and
@@ -287,6 +279,13 @@ struct Kernels {
     return V::width == 16 && Format::bytes_per_block > Format::codes_per_block;
   }
 
+  // R consecutive rows of w times B inputs (x + b * ldx), decoding each code once for all
+  // B. The closed form is split: sum_j x_j u_j = (M/2) sum_j x_j / d_j - sum_j sign(d_j) x_j,
+  // so each vector of weights costs one reciprocal, one FMA, one blend or sign flip (x or
+  // -x, by the sign of d: V::signed_by) and one add; M/2 and the scale are applied once
+  // per segment. Each row is summed segment by segment (one scale each): vector lanes plus
+  // a scalar tail, in an order that does not depend on R or B, so a row's result is the
+  // same whichever block it is computed in. Writes y[b * ldy + r].
   template <class Format, std::size_t R, std::size_t B>
   static void gemv_block(const CodeMatrixView<Format>& w, std::size_t r0, const float* x,
                          std::size_t ldx, float* y, std::size_t ldy) {
